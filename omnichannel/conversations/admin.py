@@ -1,0 +1,182 @@
+"""Administration: every configuration object, with validation, filters and search.
+
+Conversations, messages and events are shown read-only: they change only through
+`actions.py`, so that every change is checked and recorded.
+"""
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    Account,
+    AgentProfile,
+    Case,
+    Contact,
+    Conversation,
+    ConversationEvent,
+    Message,
+    Presence,
+    Queue,
+    Workstream,
+)
+
+admin.site.site_header = _("Omnichannel administration")
+admin.site.site_title = _("Omnichannel")
+
+
+@admin.register(Presence)
+class PresenceAdmin(admin.ModelAdmin):
+    list_display = ["name", "base"]
+    list_filter = ["base"]
+    search_fields = ["name"]
+
+
+@admin.register(Queue)
+class QueueAdmin(admin.ModelAdmin):
+    list_display = ["name", "member_count"]
+    search_fields = ["name", "members__username"]
+    filter_horizontal = ["members"]
+
+    @admin.display(description=_("agents"))
+    def member_count(self, obj: Queue) -> int:
+        return obj.members.count()
+
+
+@admin.register(Workstream)
+class WorkstreamAdmin(admin.ModelAdmin):
+    list_display = ["name", "channel", "default_queue", "distribution", "capacity_units", "wrap_up_block"]
+    list_filter = ["channel", "distribution", "assignment_method", "wrap_up_block", "persistent_chat"]
+    search_fields = ["name", "default_queue__name"]
+    list_select_related = ["default_queue"]
+    filter_horizontal = ["allowed_presences"]
+    fieldsets = [
+        (None, {"fields": ["name", "channel", "default_queue"]}),
+        (
+            _("Work distribution"),
+            {
+                "fields": [
+                    "distribution",
+                    "assignment_method",
+                    "capacity_units",
+                    "allowed_presences",
+                    "offer_timeout_seconds",
+                    "auto_accept",
+                ]
+            },
+        ),
+        (
+            _("Timeouts"),
+            {
+                "fields": [
+                    "wrap_up_block",
+                    "wrap_up_block_minutes",
+                    "waiting_timeout_minutes",
+                    "agent_reconnect_timeout_seconds",
+                    "persistent_chat",
+                    "persistent_chat_days",
+                ]
+            },
+        ),
+        (
+            _("Supervision"),
+            {
+                "fields": [
+                    "allow_monitor",
+                    "allow_assign",
+                    "allow_transfer",
+                    "allow_force_close",
+                    "sentiment_alert_threshold",
+                ]
+            },
+        ),
+    ]
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "capacity", "presence"]
+    list_filter = ["presence__base", "presence"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    list_select_related = ["user", "presence"]
+    autocomplete_fields = ["user"]
+
+
+class AgentProfileInline(admin.StackedInline):
+    model = AgentProfile
+    can_delete = False
+    extra = 0
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class AgentUserAdmin(UserAdmin):
+    inlines = [AgentProfileInline]
+    list_filter = [*UserAdmin.list_filter, "queues"]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "email", "phone", "account"]
+    list_filter = ["account"]
+    search_fields = ["first_name", "last_name", "email", "phone"]
+    list_select_related = ["account"]
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ["title", "status", "contact", "account", "created_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["title", "contact__first_name", "contact__last_name", "account__name"]
+    list_select_related = ["contact", "account"]
+    autocomplete_fields = ["contact", "account"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ConversationEventInline(admin.TabularInline):
+    model = ConversationEvent
+    fields = ["created_at", "from_state", "to_state", "action", "actor", "agent", "detail"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "__str__", "state", "workstream", "queue", "primary_agent", "created_at"]
+    list_filter = ["state", "workstream__channel", "workstream", "queue", "primary_agent"]
+    search_fields = ["id", "contact__first_name", "contact__last_name", "case__title"]
+    list_select_related = ["workstream", "queue", "primary_agent", "contact", "case"]
+    date_hierarchy = "created_at"
+    inlines = [ConversationEventInline]
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ["conversation", "sequence", "sender_role", "created_at"]
+    list_filter = ["sender_role", "created_at"]
+    search_fields = ["body", "conversation__id"]
+    list_select_related = ["conversation"]

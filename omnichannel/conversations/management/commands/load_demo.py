@@ -1,0 +1,149 @@
+"""Idempotent demo data: roles' users, queues, workstreams, records and a few conversations.
+
+Conversations are driven through the actions, so their timelines are real.
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from omnichannel.conversations import actions
+from omnichannel.conversations.capacity import WrapUpBlock
+from omnichannel.conversations.models import (
+    Account,
+    AgentProfile,
+    Case,
+    Contact,
+    Conversation,
+    Distribution,
+    Presence,
+    PresenceBase,
+    Queue,
+    SenderRole,
+    Visitor,
+    Workstream,
+)
+from omnichannel.conversations.roles import ADMINISTRATOR, AGENT, SUPERVISOR, ensure_roles
+from omnichannel.conversations.states import Channel
+
+# (username, password, first name, last name, role, capacity)
+DEMO_USERS = [
+    ("admin", "admin", "Ada", "Admin", ADMINISTRATOR, None),
+    ("supervisor", "supervisor", "Sofie", "Supervisor", SUPERVISOR, 30),
+    ("agent1", "agent1", "Anna", "Jensen", AGENT, 30),
+    ("agent2", "agent2", "Bo", "Nielsen", AGENT, 30),
+    ("agent3", "agent3", "Carla", "Virtanen", AGENT, 20),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo users, configuration and conversations (safe to run again)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Printed in front of the URLs.")
+
+    def handle(self, *args, base_url: str, **options):
+        with transaction.atomic():
+            ensure_roles()
+            users = self._users()
+            workstreams = self._configuration(users)
+            if not Conversation.objects.exists():
+                self._conversations(users, workstreams)
+        self._print_logins(base_url.rstrip("/"))
+
+    def _users(self) -> dict:
+        User = get_user_model()
+        available = Presence.objects.get(base=PresenceBase.AVAILABLE, name="Available")
+        users = {}
+        for username, password, first, last, role, capacity in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"first_name": first, "last_name": last}
+            )
+            if created:
+                user.set_password(password)
+            user.is_staff = role == ADMINISTRATOR
+            user.is_superuser = role == ADMINISTRATOR
+            user.save()
+            user.groups.add(Group.objects.get(name=role))
+            if capacity:
+                AgentProfile.objects.get_or_create(user=user, defaults={"capacity": capacity, "presence": available})
+            users[username] = user
+        return users
+
+    def _configuration(self, users: dict) -> dict:
+        general, _ = Queue.objects.get_or_create(name="General support")
+        billing, _ = Queue.objects.get_or_create(name="Billing")
+        general.members.add(users["agent1"], users["agent2"], users["agent3"], users["supervisor"])
+        billing.members.add(users["agent2"], users["supervisor"])
+        Presence.objects.get_or_create(name="In training", defaults={"base": PresenceBase.BUSY_DND})
+        allowed = list(Presence.objects.filter(base__in=[PresenceBase.AVAILABLE, PresenceBase.BUSY]))
+        specs = [
+            ("Web chat", Channel.LIVE_CHAT, general, {"wrap_up_block": WrapUpBlock.MINUTES, "wrap_up_block_minutes": 5}),
+            ("Persistent web chat", Channel.LIVE_CHAT, general, {"persistent_chat": True}),
+            ("SMS", Channel.SMS, general, {"distribution": Distribution.PICK}),
+            ("WhatsApp", Channel.WHATSAPP, general, {}),
+            ("Voice", Channel.VOICE, general, {"capacity_units": 30}),
+            ("Cases", Channel.CASE, billing, {"capacity_units": 5}),
+        ]
+        workstreams = {}
+        for name, channel, queue, extra in specs:
+            workstream, created = Workstream.objects.get_or_create(
+                name=name, defaults={"channel": channel, "default_queue": queue, **extra}
+            )
+            if created:
+                workstream.allowed_presences.set(allowed)
+            workstreams[name] = workstream
+        return workstreams
+
+    def _conversations(self, users: dict, workstreams: dict) -> None:
+        acme = Account.objects.create(name="Acme A/S")
+        mette = Contact.objects.create(first_name="Mette", last_name="Larsen", email="mette@example.com", account=acme)
+        jukka = Contact.objects.create(first_name="Jukka", last_name="Mäkinen", phone="+358401234567")
+        invoice = Case.objects.create(title="Invoice 10452 charged twice", contact=mette, account=acme)
+        agent1, agent2 = users["agent1"], users["agent2"]
+
+        # Waiting in the queue.
+        actions.conversation_create(workstream=workstreams["Web chat"], visitor=Visitor.objects.create())
+        actions.conversation_create(workstream=workstreams["WhatsApp"], contact=jukka)
+
+        # Active with agent1, a few messages exchanged.
+        chat = actions.conversation_create(workstream=workstreams["Web chat"], contact=mette, case=invoice)
+        actions.conversation_offer(conversation=chat, agent=agent1)
+        actions.conversation_accept(conversation=chat, agent=agent1)
+        actions.message_post(conversation=chat, sender_role=SenderRole.CUSTOMER, body="Hi, I was charged twice.")
+        actions.message_post(
+            conversation=chat, sender_role=SenderRole.AGENT, sender=agent1, body="Sorry to hear that, let me check."
+        )
+
+        # Wrap-up with agent2.
+        sms = actions.conversation_create(workstream=workstreams["SMS"], contact=jukka)
+        actions.conversation_pick(conversation=sms, agent=agent2)
+        actions.message_post(conversation=sms, sender_role=SenderRole.CUSTOMER, body="Is my order shipped?")
+        actions.conversation_end(conversation=sms, agent=agent2)
+
+        # Waiting for the customer's answer.
+        whatsapp = actions.conversation_create(workstream=workstreams["WhatsApp"], contact=mette)
+        actions.conversation_pick(conversation=whatsapp, agent=agent1)
+        actions.message_post(
+            conversation=whatsapp, sender_role=SenderRole.AGENT, sender=agent1, body="Could you send the order number?"
+        )
+        actions.conversation_close_session(conversation=whatsapp, agent=agent1)
+
+        # Closed: ended, wrapped up and closed.
+        done = actions.conversation_create(workstream=workstreams["Web chat"], visitor=Visitor.objects.create())
+        actions.conversation_pick(conversation=done, agent=agent2)
+        actions.conversation_customer_end(conversation=done)
+        actions.conversation_close_session(conversation=done, agent=agent2)
+
+    def _print_logins(self, base_url: str) -> None:
+        out = self.stdout
+        out.write(self.style.SUCCESS("\nOmnichannel demo is ready."))
+        out.write("\nDemo logins (username / password):")
+        for username, password, first, last, role, _ in DEMO_USERS:
+            out.write(f"  {role:<14} {username:<11} / {password:<11} ({first} {last})")
+        out.write("\nOpen:")
+        out.write(f"  Agent home       {base_url}/agent/")
+        out.write(f"  Supervisor home  {base_url}/supervisor/")
+        out.write(f"  Administration   {base_url}/admin/")
+        out.write(f"  Sign in          {base_url}/login/\n")

@@ -1,0 +1,417 @@
+"""The conversation domain: configuration, records, conversations, messages and events.
+
+Fields change only through `actions.py`; these classes hold data, validation and the
+derived values pages need (kind, title).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .capacity import MAX_WRAP_UP_BLOCK_MINUTES, MIN_WRAP_UP_BLOCK_MINUTES, WrapUpBlock
+from .states import CHANNEL_KIND, Action, Channel, Kind, State
+
+
+class PresenceBase(models.TextChoices):
+    AVAILABLE = "available", _("Available")
+    BUSY = "busy", _("Busy")
+    BUSY_DND = "busy_dnd", _("Busy – Do not disturb")
+    AWAY = "away", _("Away")
+    OFFLINE = "offline", _("Offline")
+
+
+class Presence(models.Model):
+    """A presence an agent can show: the five base ones plus custom ones mapped to a base (PR-1)."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    base = models.CharField(_("base presence"), max_length=12, choices=PresenceBase.choices)
+
+    class Meta:
+        ordering = ["base", "name"]
+        verbose_name = _("presence")
+        verbose_name_plural = _("presences")
+
+    def __str__(self) -> str:
+        if self.name == self.get_base_display():
+            return self.name
+        return f"{self.name} ({self.get_base_display()})"
+
+
+class SentimentLevel(models.TextChoices):
+    VERY_NEGATIVE = "very_negative", _("Very negative")
+    NEGATIVE = "negative", _("Negative")
+    SLIGHTLY_NEGATIVE = "slightly_negative", _("Slightly negative")
+    NEUTRAL = "neutral", _("Neutral")
+    SLIGHTLY_POSITIVE = "slightly_positive", _("Slightly positive")
+    POSITIVE = "positive", _("Positive")
+    VERY_POSITIVE = "very_positive", _("Very positive")
+
+
+class Queue(models.Model):
+    """Holds conversations; its members are the agents work is offered to."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="queues", blank=True, verbose_name=_("agents")
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("queue")
+        verbose_name_plural = _("queues")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Distribution(models.TextChoices):
+    PUSH = "push", _("Push (offer to an agent)")
+    PICK = "pick", _("Pick (agents pick from Open work items)")
+
+
+class AssignmentMethod(models.TextChoices):
+    HIGHEST_CAPACITY = "highest_capacity", _("Highest free capacity")
+    ROUND_ROBIN = "round_robin", _("Round robin")
+    LEAST_ACTIVE = "least_active", _("Least active")
+
+
+class Workstream(models.Model):
+    """The configuration of one kind of work: channel, capacity, timeouts, supervision."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    default_queue = models.ForeignKey(
+        Queue, on_delete=models.PROTECT, related_name="+", verbose_name=_("default queue")
+    )
+    capacity_units = models.PositiveSmallIntegerField(
+        _("capacity units per conversation"), default=10, validators=[MinValueValidator(1)]
+    )
+    allowed_presences = models.ManyToManyField(
+        Presence,
+        blank=True,
+        related_name="+",
+        verbose_name=_("allowed presences"),
+        help_text=_("Work is offered only to agents showing one of these presences."),
+    )
+    wrap_up_block = models.CharField(
+        _("block capacity for wrap-up"), max_length=8, choices=WrapUpBlock.choices, default=WrapUpBlock.ALWAYS
+    )
+    wrap_up_block_minutes = models.PositiveSmallIntegerField(
+        _("wrap-up block minutes"),
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(
+                MIN_WRAP_UP_BLOCK_MINUTES, _("Block capacity for wrap-up must be from 1 to 60 minutes.")
+            ),
+            MaxValueValidator(
+                MAX_WRAP_UP_BLOCK_MINUTES, _("Block capacity for wrap-up must be from 1 to 60 minutes.")
+            ),
+        ],
+        help_text=_("1 to 60; used when wrap-up blocks for a number of minutes."),
+    )
+    waiting_timeout_minutes = models.PositiveIntegerField(
+        _("waiting inactivity timeout (minutes)"),
+        default=24 * 60,
+        validators=[MinValueValidator(1)],
+        help_text=_("A Waiting conversation with no activity for this long is closed."),
+    )
+    persistent_chat = models.BooleanField(
+        _("persistent chat"),
+        default=False,
+        help_text=_("Closing the session keeps the chat Waiting so a returning customer continues it."),
+    )
+    persistent_chat_days = models.PositiveSmallIntegerField(
+        _("persistent chat period (days)"), default=28, validators=[MinValueValidator(1)]
+    )
+    agent_reconnect_timeout_seconds = models.PositiveIntegerField(
+        _("agent reconnect timeout (seconds)"), default=120, validators=[MinValueValidator(1)]
+    )
+    distribution = models.CharField(
+        _("distribution"), max_length=8, choices=Distribution.choices, default=Distribution.PUSH
+    )
+    assignment_method = models.CharField(
+        _("assignment method"),
+        max_length=20,
+        choices=AssignmentMethod.choices,
+        default=AssignmentMethod.HIGHEST_CAPACITY,
+    )
+    offer_timeout_seconds = models.PositiveSmallIntegerField(
+        _("offer timeout (seconds)"), default=60, validators=[MinValueValidator(5)]
+    )
+    auto_accept = models.BooleanField(_("auto-accept offers"), default=False)
+    allow_monitor = models.BooleanField(_("supervisors may monitor"), default=True)
+    allow_assign = models.BooleanField(_("supervisors may assign"), default=True)
+    allow_transfer = models.BooleanField(_("supervisors may transfer"), default=True)
+    allow_force_close = models.BooleanField(_("supervisors may force close"), default=True)
+    sentiment_alert_threshold = models.CharField(
+        _("sentiment alert threshold"),
+        max_length=20,
+        choices=SentimentLevel.choices,
+        blank=True,
+        default=SentimentLevel.SLIGHTLY_NEGATIVE,
+        help_text=_("Alert the agent when a conversation's sentiment reaches this level; blank for never."),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("workstream")
+        verbose_name_plural = _("workstreams")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def kind(self) -> Kind:
+        return CHANNEL_KIND[Channel(self.channel)]
+
+    def clean(self) -> None:
+        if self.wrap_up_block == WrapUpBlock.MINUTES and self.wrap_up_block_minutes is None:
+            raise ValidationError(
+                {"wrap_up_block_minutes": _("Give the number of minutes (1 to 60) to block capacity for wrap-up.")}
+            )
+        if self.wrap_up_block != WrapUpBlock.MINUTES and self.wrap_up_block_minutes is not None:
+            raise ValidationError(
+                {"wrap_up_block_minutes": _("Minutes apply only when wrap-up blocks for a number of minutes.")}
+            )
+        if self.persistent_chat and self.channel != Channel.LIVE_CHAT:
+            raise ValidationError({"persistent_chat": _("Persistent chat applies only to live chat workstreams.")})
+
+
+class AgentProfile(models.Model):
+    """An agent's capacity and current presence."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile", verbose_name=_("user")
+    )
+    capacity = models.PositiveSmallIntegerField(
+        _("capacity (units)"), default=30, validators=[MinValueValidator(1)]
+    )
+    presence = models.ForeignKey(Presence, on_delete=models.PROTECT, related_name="+", verbose_name=_("presence"))
+
+    class Meta:
+        verbose_name = _("agent profile")
+        verbose_name_plural = _("agent profiles")
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class Account(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts", verbose_name=_("account")
+    )
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class CaseStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    RESOLVED = "resolved", _("Resolved")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Case(models.Model):
+    title = models.CharField(_("title"), max_length=200)
+    status = models.CharField(_("status"), max_length=10, choices=CaseStatus.choices, default=CaseStatus.ACTIVE)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases", verbose_name=_("contact")
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases", verbose_name=_("account")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status != CaseStatus.ACTIVE
+
+
+class Visitor(models.Model):
+    """An anonymous customer; their number titles their conversations "Visitor N" (CH-2, SES-6)."""
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("visitor")
+        verbose_name_plural = _("visitors")
+
+    def __str__(self) -> str:
+        return _("Visitor %(number)s") % {"number": self.pk}
+
+
+class Conversation(models.Model):
+    """A work item. `version` guards every write: an action updates the row only if nobody
+    else has since (a conditional UPDATE that works alike on SQLite and PostgreSQL)."""
+
+    workstream = models.ForeignKey(
+        Workstream, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("workstream")
+    )
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("queue"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations", verbose_name=_("contact")
+    )
+    visitor = models.ForeignKey(
+        Visitor, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations", verbose_name=_("visitor")
+    )
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations", verbose_name=_("case")
+    )
+    primary_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="primary_conversations",
+        verbose_name=_("primary agent"),
+    )
+    consultants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="consulted_conversations", verbose_name=_("consultants")
+    )
+    external_party = models.CharField(
+        _("external party"), max_length=32, blank=True, help_text=_("Number a voice call was transferred to.")
+    )
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    capacity_units = models.PositiveSmallIntegerField(_("capacity units held"), default=0)
+    capacity_release_at = models.DateTimeField(_("capacity released at"), null=True, blank=True)
+    capacity_override = models.BooleanField(_("assigned over capacity"), default=False)
+    waiting_until = models.DateTimeField(_("waiting until"), null=True, blank=True)
+    last_sequence = models.PositiveIntegerField(_("last message sequence"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    state_changed_at = models.DateTimeField(_("state changed"))
+    version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        permissions = [
+            ("work_conversation", _("Can work conversations as an agent")),
+            ("supervise_conversation", _("Can supervise every conversation")),
+        ]
+        indexes = [
+            models.Index(fields=["state", "queue"]),
+            models.Index(fields=["primary_agent", "state"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state=State.ACTIVE) | Q(primary_agent__isnull=False) | ~Q(external_party=""),
+                name="active_has_a_party",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def kind(self) -> Kind:
+        return self.workstream.kind
+
+    @property
+    def title(self) -> str:
+        """Contact, account or case title; "Visitor N" for anonymous chats (SES-6)."""
+        if self.contact_id:
+            return str(self.contact)
+        if self.case_id:
+            return self.case.title
+        if self.visitor_id:
+            return _("Visitor %(number)s") % {"number": self.visitor_id}
+        return _("Conversation %(number)s") % {"number": self.pk}
+
+
+class SenderRole(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    AGENT = "agent", _("Agent")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    SYSTEM = "system", _("System")
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    sequence = models.PositiveIntegerField(_("sequence"))
+    sender_role = models.CharField(_("sender role"), max_length=10, choices=SenderRole.choices)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField(_("body"))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "sequence"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "sequence"], name="message_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="message_idempotency_key_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.get_sender_role_display()}"
+
+
+class ConversationEvent(models.Model):
+    """One transition (ST-23): the timeline of a conversation, and what its pushes announce."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(_("from"), max_length=10, choices=State.choices, blank=True)
+    to_state = models.CharField(_("to"), max_length=10, choices=State.choices)
+    action = models.CharField(_("reason"), max_length=24, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("actor"),
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("primary agent after"),
+    )
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"))
+
+    class Meta:
+        ordering = ["conversation", "id"]
+        verbose_name = _("conversation event")
+        verbose_name_plural = _("conversation events")
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '∅'} → {self.to_state} ({self.action})"

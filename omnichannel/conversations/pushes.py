@@ -1,0 +1,47 @@
+"""Pushes to sockets, sent only once the data they announce is committed.
+
+Payloads carry ids and strings only: channels-redis serializes them with msgpack, and the
+receiving consumer reads fresh data from the database before it renders anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from . import groups
+
+
+def send_on_commit(group_names: Iterable[str], payload: dict) -> None:
+    transaction.on_commit(partial(_send, tuple(dict.fromkeys(group_names)), payload))
+
+
+def _send(group_names: tuple[str, ...], payload: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send_all() -> None:
+        for name in group_names:
+            await layer.group_send(name, payload)
+
+    async_to_sync(send_all)()
+
+
+def conversation_changed(*, conversation_id: int, event_id: int, state: str, agent_ids: Iterable[int]) -> None:
+    """Tell the conversation's page, the agents involved and the supervisors about a transition."""
+    send_on_commit(
+        [groups.conversation_group(conversation_id), groups.SUPERVISORS, *map(groups.agent_group, agent_ids)],
+        {"type": "conversation.changed", "conversation_id": conversation_id, "event_id": event_id, "state": state},
+    )
+
+
+def message_posted(*, conversation_id: int, sequence: int) -> None:
+    send_on_commit(
+        [groups.conversation_group(conversation_id)],
+        {"type": "message.posted", "conversation_id": conversation_id, "sequence": sequence},
+    )

@@ -1,0 +1,41 @@
+"""The groups Agent, Supervisor and Administrator and what each may do."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+
+AGENT = "Agent"
+SUPERVISOR = "Supervisor"
+ADMINISTRATOR = "Administrator"
+
+AGENT_PERMISSIONS = [
+    "conversations.work_conversation",
+    "conversations.view_conversation",
+    "conversations.view_contact",
+    "conversations.add_contact",
+    "conversations.change_contact",
+    "conversations.view_account",
+    "conversations.view_case",
+    "conversations.add_case",
+    "conversations.change_case",
+]
+SUPERVISOR_PERMISSIONS = [*AGENT_PERMISSIONS, "conversations.supervise_conversation"]
+# Administrators configure everything in Django admin: every model of the domain, and users.
+ADMINISTRATOR_APPS = ["conversations", "auth"]
+
+
+def _permissions(names: list[str]) -> list[Permission]:
+    pairs = [name.split(".", 1) for name in names]
+    found = Permission.objects.filter(
+        content_type__app_label__in={app for app, _ in pairs}, codename__in={code for _, code in pairs}
+    )
+    return list(found)
+
+
+def ensure_roles(**_kwargs) -> None:
+    """Create or complete the three groups; idempotent, run after every migrate."""
+    Group.objects.get_or_create(name=AGENT)[0].permissions.add(*_permissions(AGENT_PERMISSIONS))
+    Group.objects.get_or_create(name=SUPERVISOR)[0].permissions.add(*_permissions(SUPERVISOR_PERMISSIONS))
+    Group.objects.get_or_create(name=ADMINISTRATOR)[0].permissions.add(
+        *Permission.objects.filter(content_type__app_label__in=ADMINISTRATOR_APPS)
+    )

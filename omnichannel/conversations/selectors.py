@@ -1,0 +1,71 @@
+"""Reads: each page or rule asks here, with its joins done up front so a page costs a fixed
+number of queries however many rows it shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Prefetch, Q, QuerySet, Sum
+
+from .models import Conversation, ConversationEvent
+from .states import State
+
+ONGOING = ~Q(state=State.CLOSED)
+
+
+def is_supervisor(user) -> bool:
+    return user.has_perm("conversations.supervise_conversation")
+
+
+def is_agent(user) -> bool:
+    return user.has_perm("conversations.work_conversation")
+
+
+def holding_capacity(now: datetime) -> Q:
+    """Conversations whose capacity hold is still in force at `now` (the one definition, ST-20)."""
+    return Q(capacity_units__gt=0) & (Q(capacity_release_at__isnull=True) | Q(capacity_release_at__gt=now))
+
+
+def capacity_in_use(*, agent_id: int, now: datetime, exclude_conversation_id: int | None = None) -> int:
+    rows = Conversation.objects.filter(holding_capacity(now), primary_agent_id=agent_id)
+    if exclude_conversation_id is not None:
+        rows = rows.exclude(pk=exclude_conversation_id)
+    return rows.aggregate(total=Sum("capacity_units"))["total"] or 0
+
+
+def conversations_visible_to(user) -> QuerySet[Conversation]:
+    """SEC-1: supervisors see every conversation; an agent sees their own and their queues'."""
+    rows = Conversation.objects.all()
+    if is_supervisor(user):
+        return rows
+    if not is_agent(user):
+        return rows.none()
+    return rows.filter(
+        Q(primary_agent=user) | Q(consultants=user) | Q(queue__members=user)
+    ).distinct()
+
+
+def _with_display_joins(rows: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    return rows.select_related("workstream", "queue", "contact", "case", "primary_agent")
+
+
+def conversation_for_page(*, user, pk: int) -> Conversation:
+    """The conversation with its timeline, or Conversation.DoesNotExist when the user may not see it."""
+    events = ConversationEvent.objects.select_related("actor", "agent").order_by("id")
+    return (
+        _with_display_joins(conversations_visible_to(user))
+        .prefetch_related(Prefetch("events", queryset=events))
+        .get(pk=pk)
+    )
+
+
+def my_work_items(user) -> QuerySet[Conversation]:
+    """The agent's Active, Wrap-up and Waiting conversations (SES-2 "My work items")."""
+    return _with_display_joins(
+        Conversation.objects.filter(primary_agent=user, state__in=[State.ACTIVE, State.WRAP_UP, State.WAITING])
+    ).order_by("-state_changed_at")
+
+
+def ongoing_conversations() -> QuerySet[Conversation]:
+    """Every conversation not Closed, oldest first (SUP-1)."""
+    return _with_display_joins(Conversation.objects.filter(ONGOING)).order_by("created_at")

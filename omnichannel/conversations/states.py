@@ -1,0 +1,182 @@
+"""Conversation states and every legal move between them (SPEC section 1, seed 002).
+
+Plain values only, no database: `next_state` is the one answer to "may this action move
+this conversation, and to where"; the actions module asks it before every write.
+
+Kinds: the seed's "channel" rows (SMS, voice, social) apply to messaging and voice alike,
+except the Waiting rows, which exist only for asynchronous work (messaging, and live chat
+that the workstream made persistent, ST-24). Records are routed like any other work item
+(MSG-2), so they enter Active the same ways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import TextChoices
+from django.utils.translation import gettext_lazy as _
+
+from .errors import ConversationError
+
+
+class State(TextChoices):
+    OPEN = "open", _("Open")
+    ACTIVE = "active", _("Active")
+    WRAP_UP = "wrap_up", _("Wrap-up")
+    WAITING = "waiting", _("Waiting")
+    CLOSED = "closed", _("Closed")
+
+
+class Kind(TextChoices):
+    LIVE_CHAT = "live_chat", _("Live chat")
+    MESSAGING = "messaging", _("Messaging")
+    VOICE = "voice", _("Voice")
+    RECORD = "record", _("Record")
+
+
+class Channel(TextChoices):
+    LIVE_CHAT = "live_chat", _("Live chat")
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    VOICE = "voice", _("Voice")
+    CASE = "case", _("Case")
+
+
+CHANNEL_KIND = {
+    Channel.LIVE_CHAT: Kind.LIVE_CHAT,
+    Channel.SMS: Kind.MESSAGING,
+    Channel.WHATSAPP: Kind.MESSAGING,
+    Channel.VOICE: Kind.VOICE,
+    Channel.CASE: Kind.RECORD,
+}
+
+
+class Action(TextChoices):
+    """What moved a conversation; recorded as the event's reason."""
+
+    CREATE = "create", _("created")
+    PICK = "pick", _("picked from Open work items")
+    OFFER = "offer", _("offered to an agent")
+    ASSIGN = "assign", _("assigned to an agent")
+    ACCEPT = "accept", _("accepted")
+    REJECT = "reject", _("rejected")
+    OFFER_TIMEOUT = "offer_timeout", _("offer timed out")
+    AGENT_END = "agent_end", _("ended by the agent")
+    CUSTOMER_END = "customer_end", _("ended by the customer")
+    CUSTOMER_DISCONNECT = "customer_disconnect", _("customer disconnected")
+    AGENT_RECONNECT_TIMEOUT = "agent_reconnect_timeout", _("agent did not reconnect in time")
+    RELEASE = "release", _("released to the queue")
+    TRANSFER_TO_QUEUE = "transfer_to_queue", _("transferred to another queue")
+    TRANSFER_TO_AGENT = "transfer_to_agent", _("transferred to another agent")
+    TRANSFER_TO_EXTERNAL = "transfer_to_external", _("transferred to an external number")
+    CLOSE_SESSION = "close_session", _("session closed")
+    RESUME = "resume", _("resumed from My work items")
+    INACTIVITY_TIMEOUT = "inactivity_timeout", _("closed after inactivity")
+    CUSTOMER_MESSAGE = "customer_message", _("customer wrote again")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the table needs to know about a conversation besides its state."""
+
+    state: State
+    kind: Kind
+    accepted: bool = False  # the primary agent accepted the offer
+    persistent: bool = False  # the workstream uses persistent chat (ST-24)
+    case_closed: bool = False  # the linked case is resolved or inactive (ST-6)
+
+
+@dataclass(frozen=True)
+class Rule:
+    spec: str
+    action: Action
+    source: State
+    target: State
+    kinds: frozenset[Kind]
+    requires: tuple[tuple[str, bool], ...] = ()
+
+    def applies(self, facts: Facts) -> bool:
+        return all(getattr(facts, name) is value for name, value in self.requires)
+
+
+class IllegalTransition(ConversationError):
+    """A move the table does not allow; the message names the state and the action."""
+
+    def __init__(self, *, state: State, action: Action, why: str = ""):
+        self.state, self.action = State(state), Action(action)
+        message = _("Cannot apply “%(action)s” to a conversation in state %(state)s.") % {
+            "action": self.action.label,
+            "state": self.state.label,
+        }
+        super().__init__(f"{message} {why}".strip())
+
+
+ALL = frozenset(Kind)
+CHANNELS = frozenset({Kind.LIVE_CHAT, Kind.MESSAGING, Kind.VOICE})
+CHAT = frozenset({Kind.LIVE_CHAT})
+ASYNC = frozenset({Kind.MESSAGING, Kind.LIVE_CHAT})  # live chat only reaches Waiting when persistent
+NOT_ACCEPTED = (("accepted", False),)
+ACCEPTED = (("accepted", True),)
+
+S = State
+A = Action
+RULES: tuple[Rule, ...] = (
+    Rule("ST-1", A.PICK, S.OPEN, S.ACTIVE, ALL),
+    Rule("ST-1", A.OFFER, S.OPEN, S.ACTIVE, ALL),
+    Rule("ST-1", A.ASSIGN, S.OPEN, S.ACTIVE, ALL),
+    Rule("ST-1", A.ACCEPT, S.ACTIVE, S.ACTIVE, ALL, NOT_ACCEPTED),
+    Rule("RT-3", A.REJECT, S.ACTIVE, S.OPEN, ALL, NOT_ACCEPTED),
+    Rule("RT-3", A.OFFER_TIMEOUT, S.ACTIVE, S.OPEN, ALL, NOT_ACCEPTED),
+    Rule("ST-2", A.CUSTOMER_END, S.OPEN, S.CLOSED, CHAT),
+    Rule("ST-2", A.CUSTOMER_DISCONNECT, S.OPEN, S.CLOSED, CHAT),
+    Rule("ST-7", A.CUSTOMER_END, S.ACTIVE, S.CLOSED, CHAT, NOT_ACCEPTED),
+    Rule("ST-7", A.CUSTOMER_DISCONNECT, S.ACTIVE, S.CLOSED, CHAT, NOT_ACCEPTED),
+    Rule("ST-3", A.AGENT_END, S.ACTIVE, S.WRAP_UP, CHANNELS, ACCEPTED),
+    Rule("ST-3", A.CUSTOMER_END, S.ACTIVE, S.WRAP_UP, CHAT, ACCEPTED),
+    Rule("ST-21", A.CUSTOMER_DISCONNECT, S.ACTIVE, S.WRAP_UP, CHAT, ACCEPTED),
+    Rule("ST-4", A.AGENT_RECONNECT_TIMEOUT, S.ACTIVE, S.OPEN, CHANNELS),
+    Rule("ST-4", A.RELEASE, S.ACTIVE, S.OPEN, CHANNELS, ACCEPTED),
+    Rule("ST-4", A.TRANSFER_TO_QUEUE, S.ACTIVE, S.OPEN, CHANNELS, ACCEPTED),
+    Rule("ST-4", A.CLOSE_SESSION, S.ACTIVE, S.OPEN, CHAT, (("accepted", True), ("persistent", False))),
+    Rule("ST-24", A.CLOSE_SESSION, S.ACTIVE, S.WAITING, CHAT, (("accepted", True), ("persistent", True))),
+    Rule("ST-5", A.CLOSE_SESSION, S.ACTIVE, S.WAITING, frozenset({Kind.MESSAGING}), ACCEPTED),
+    Rule("ST-6", A.CLOSE_SESSION, S.ACTIVE, S.CLOSED, frozenset({Kind.RECORD}), (("case_closed", True),)),
+    Rule("ST-8", A.CLOSE_SESSION, S.WRAP_UP, S.CLOSED, CHANNELS),
+    Rule("ST-9", A.INACTIVITY_TIMEOUT, S.WAITING, S.CLOSED, ASYNC),
+    Rule("ST-10", A.RESUME, S.WAITING, S.ACTIVE, ASYNC),
+    Rule("ST-11", A.CUSTOMER_MESSAGE, S.WAITING, S.OPEN, ASYNC),
+    Rule("ST-22", A.TRANSFER_TO_AGENT, S.ACTIVE, S.ACTIVE, frozenset({Kind.VOICE}), ACCEPTED),
+    Rule("ST-22", A.TRANSFER_TO_EXTERNAL, S.ACTIVE, S.ACTIVE, frozenset({Kind.VOICE}), ACCEPTED),
+)
+
+# Why a rule that matches state, action and kind still refuses (ST-13 names the reason).
+UNMET = {
+    ("accepted", True): _("The agent has not accepted the offer yet."),
+    ("accepted", False): _("The agent has already accepted it."),
+    ("case_closed", True): _("Resolve or deactivate the case first."),
+}
+
+
+def next_state(action: Action, facts: Facts) -> Rule:
+    """The rule that moves a conversation with these facts, or IllegalTransition (ST-13)."""
+    candidates = [r for r in RULES if r.action == action and r.source == facts.state]
+    if not candidates:
+        if facts.state == State.CLOSED:
+            raise IllegalTransition(
+                state=facts.state,
+                action=action,
+                why=str(_("Closed conversations are final and cannot be reopened.")),
+            )
+        raise IllegalTransition(state=facts.state, action=action)
+    for_kind = [r for r in candidates if facts.kind in r.kinds]
+    if not for_kind:
+        why = _("Not possible for %(kind)s conversations.") % {"kind": Kind(facts.kind).label}
+        raise IllegalTransition(state=facts.state, action=action, why=str(why))
+    for rule in for_kind:
+        if rule.applies(facts):
+            return rule
+    unmet = next(
+        (UNMET[req] for r in for_kind for req in r.requires if req in UNMET and getattr(facts, req[0]) is not req[1]),
+        "",
+    )
+    raise IllegalTransition(state=facts.state, action=action, why=str(unmet))

@@ -1,0 +1,37 @@
+"""The core's pages: role-based landing and the conversation page with its timeline (ST-23)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from .models import Conversation
+from .selectors import conversation_for_page, is_agent, is_supervisor
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Send each role to the surface it works in."""
+    if is_supervisor(request.user):
+        return redirect("supervision:home")
+    if is_agent(request.user):
+        return redirect("sessions_app:home")
+    if request.user.is_staff:
+        return redirect("admin:index")
+    return render(request, "conversations/no_role.html", status=403)
+
+
+def conversation_context(*, user, pk: int) -> dict:
+    """What the page and its live partial render; raises Http404 for conversations the user may not see."""
+    try:
+        conversation = conversation_for_page(user=user, pk=pk)
+    except Conversation.DoesNotExist:
+        raise Http404 from None
+    return {"conversation": conversation, "events": conversation.events.all()}
+
+
+@login_required
+def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    template = "conversations/conversation_detail.html"
+    if request.htmx:
+        template += "#conversation-live"
+    return render(request, template, conversation_context(user=request.user, pk=pk))
