@@ -482,6 +482,8 @@ def message_post(
     try:
         with transaction.atomic():
             if conversation.state == State.CLOSED:
+                conversation = _successor(conversation) or conversation
+            if conversation.state == State.CLOSED:
                 conversation = conversation_create(
                     workstream=conversation.workstream,
                     contact=conversation.contact,
@@ -515,6 +517,16 @@ def message_post(
         raise
     conversation.last_sequence = sequence
     return message
+
+
+def _successor(closed: Conversation) -> Conversation | None:
+    """The conversation a message to this Closed one already started, if it is still going."""
+    return (
+        Conversation.objects.filter(_same_customer(closed), pk__gt=closed.pk)
+        .exclude(state=State.CLOSED)
+        .order_by("-pk")
+        .first()
+    )
 
 
 def _stored_message(conversation: Conversation, sender_role: SenderRole, idempotency_key: str) -> Message | None:

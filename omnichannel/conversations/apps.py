@@ -9,7 +9,9 @@ class ConversationsConfig(AppConfig):
     verbose_name = _("Omnichannel")
 
     def ready(self) -> None:
+        from .presences import ensure_base_presences
         from .roles import ensure_roles
 
-        # Roles exist on every installation, demo data or not.
+        # Roles and base presences exist on every installation, demo data or not.
         post_migrate.connect(ensure_roles, sender=self)
+        post_migrate.connect(ensure_base_presences, sender=self)

@@ -1,0 +1,85 @@
+"""Open → Active: pick, offer and accept, supervisor assign (ST-1), and offers returning (RT-3)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from omnichannel.conversations import actions
+from omnichannel.conversations.errors import NotPermitted
+from omnichannel.conversations.models import Conversation, PresenceBase
+from omnichannel.conversations.states import State
+
+
+def test_agent_pick_moves_open_to_active(open_chat, agent):
+    """ST-1: an agent picks from Open work items; the conversation is Active, theirs and accepted."""
+    actions.conversation_pick(conversation=open_chat, agent=agent)
+    open_chat.refresh_from_db()
+    assert open_chat.state == State.ACTIVE
+    assert open_chat.primary_agent == agent
+    assert open_chat.accepted_at is not None
+    assert open_chat.capacity_units == open_chat.workstream.capacity_units
+
+
+def test_distribution_offer_then_accept(open_chat, agent):
+    """ST-1: distribution assigns (pushes) the conversation; it is Active, reserved, until accepted."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    assert (open_chat.state, open_chat.accepted_at) == (State.ACTIVE, None)
+    assert open_chat.capacity_units == 10
+    actions.conversation_accept(conversation=open_chat, agent=agent)
+    open_chat.refresh_from_db()
+    assert open_chat.accepted_at is not None
+    assert [e.action for e in open_chat.events.all()] == ["create", "offer", "accept"]
+
+
+def test_reject_returns_the_offer_to_open(open_chat, agent):
+    """RT-3: a rejected offer is Open again, with no agent and no capacity held."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    actions.conversation_reject(conversation=open_chat, agent=agent)
+    open_chat.refresh_from_db()
+    assert (open_chat.state, open_chat.primary_agent, open_chat.capacity_units) == (State.OPEN, None, 0)
+
+
+def test_offer_expires_only_after_the_timeout(open_chat, agent):
+    """RT-3: the offer returns to Open once the workstream's offer timeout has passed, not before."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    with pytest.raises(Exception, match="not timed out"):
+        actions.conversation_offer_expire(conversation=open_chat)
+    Conversation.objects.filter(pk=open_chat.pk).update(state_changed_at=timezone.now() - timedelta(minutes=5))
+    open_chat.refresh_from_db()
+    actions.conversation_offer_expire(conversation=open_chat)
+    assert open_chat.state == State.OPEN
+
+
+def test_only_the_offered_agent_accepts(open_chat, agent, other_agent):
+    """ST-1: another agent cannot accept someone else's offer."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    with pytest.raises(NotPermitted):
+        actions.conversation_accept(conversation=open_chat, agent=other_agent)
+
+
+def test_pick_requires_queue_membership_and_allowed_presence(open_chat, make_agent, other_queue):
+    """RT-2: only queue members with a presence the workstream allows may take work."""
+    outsider = make_agent(queues=[other_queue])
+    with pytest.raises(NotPermitted, match="not a member of the queue"):
+        actions.conversation_pick(conversation=open_chat, agent=outsider)
+    away = make_agent(presence=PresenceBase.AWAY)
+    with pytest.raises(NotPermitted, match="does not allow"):
+        actions.conversation_pick(conversation=open_chat, agent=away)
+    open_chat.refresh_from_db()
+    assert open_chat.state == State.OPEN and open_chat.events.count() == 1
+
+
+def test_supervisor_assign_may_override_presence_and_capacity(open_chat, make_agent, supervisor):
+    """ST-1 (SUP-5): a supervisor assigns an Open conversation; an override records the units over."""
+    busy_agent = make_agent(capacity=5, presence=PresenceBase.AWAY)
+    actions.conversation_assign(conversation=open_chat, agent=busy_agent, actor=supervisor, override=True)
+    open_chat.refresh_from_db()
+    assert open_chat.state == State.ACTIVE and open_chat.capacity_override
+    assert open_chat.events.last().detail["units_over_capacity"] == 5
+
+
+def test_only_supervisors_override(open_chat, agent, other_agent):
+    """SUP-5: an agent cannot assign with an override."""
+    with pytest.raises(NotPermitted, match="Only a supervisor"):
+        actions.conversation_assign(conversation=open_chat, agent=other_agent, actor=agent, override=True)

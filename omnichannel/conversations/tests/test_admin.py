@@ -1,0 +1,79 @@
+"""Administration: validation messages, filters and search on configuration objects."""
+
+import pytest
+from django.urls import reverse
+
+from omnichannel.conversations.capacity import WrapUpBlock
+from omnichannel.conversations.models import Workstream
+
+
+def workstream_form(workstream, **changes):
+    data = {
+        "name": workstream.name,
+        "channel": workstream.channel,
+        "default_queue": workstream.default_queue_id,
+        "distribution": workstream.distribution,
+        "assignment_method": workstream.assignment_method,
+        "capacity_units": workstream.capacity_units,
+        "allowed_presences": [p.pk for p in workstream.allowed_presences.all()],
+        "offer_timeout_seconds": workstream.offer_timeout_seconds,
+        "wrap_up_block": workstream.wrap_up_block,
+        "wrap_up_block_minutes": workstream.wrap_up_block_minutes or "",
+        "waiting_timeout_minutes": workstream.waiting_timeout_minutes,
+        "agent_reconnect_timeout_seconds": workstream.agent_reconnect_timeout_seconds,
+        "persistent_chat_days": workstream.persistent_chat_days,
+        "allow_monitor": "on",
+        "allow_assign": "on",
+        "allow_transfer": "on",
+        "allow_force_close": "on",
+        "sentiment_alert_threshold": workstream.sentiment_alert_threshold,
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize("minutes", [0, 61])
+def test_wrap_up_block_outside_1_to_60_minutes_is_refused(client, administrator, chat_workstream, minutes):
+    """ST-20: the wrap-up block is 1–60 minutes; 0 and 61 are refused with a message, nothing saved."""
+    client.force_login(administrator)
+    url = reverse("admin:conversations_workstream_change", args=[chat_workstream.pk])
+    response = client.post(url, workstream_form(chat_workstream, wrap_up_block=WrapUpBlock.MINUTES, wrap_up_block_minutes=minutes))
+    assert response.status_code == 200
+    assert "Block capacity for wrap-up must be from 1 to 60 minutes." in response.content.decode()
+    chat_workstream.refresh_from_db()
+    assert chat_workstream.wrap_up_block == WrapUpBlock.ALWAYS
+
+
+def test_wrap_up_block_of_60_minutes_is_saved(client, administrator, chat_workstream):
+    """ST-20: 60 minutes is allowed."""
+    client.force_login(administrator)
+    url = reverse("admin:conversations_workstream_change", args=[chat_workstream.pk])
+    response = client.post(url, workstream_form(chat_workstream, wrap_up_block=WrapUpBlock.MINUTES, wrap_up_block_minutes=60))
+    assert response.status_code == 302
+    assert Workstream.objects.get(pk=chat_workstream.pk).wrap_up_block_minutes == 60
+
+
+def test_minutes_are_required_for_a_timed_block(client, administrator, chat_workstream):
+    """ST-20: choosing a timed block without minutes says what is missing."""
+    client.force_login(administrator)
+    url = reverse("admin:conversations_workstream_change", args=[chat_workstream.pk])
+    response = client.post(url, workstream_form(chat_workstream, wrap_up_block=WrapUpBlock.MINUTES))
+    assert "Give the number of minutes (1 to 60)" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "name", ["workstream", "queue", "presence", "agentprofile", "contact", "account", "case", "conversation", "message"]
+)
+def test_every_admin_list_renders_with_filters_and_search(client, administrator, active_chat, name):
+    """Every configuration object is listed in admin, searchable."""
+    client.force_login(administrator)
+    response = client.get(reverse(f"admin:conversations_{name}_changelist"), {"q": "a"})
+    assert response.status_code == 200
+
+
+def test_conversations_are_read_only_in_admin(client, administrator, active_chat):
+    """State changes go through the actions only: admin cannot edit or add conversations."""
+    client.force_login(administrator)
+    page = client.get(reverse("admin:conversations_conversation_change", args=[active_chat.pk]))
+    assert page.status_code == 200 and b'name="state"' not in page.content
+    assert client.get(reverse("admin:conversations_conversation_add")).status_code == 403

@@ -1,0 +1,75 @@
+"""The transition table as plain values, without a database."""
+
+import itertools
+
+import pytest
+
+from omnichannel.conversations.states import RULES, Action, Facts, IllegalTransition, Kind, State, next_state
+
+
+def test_table_is_unambiguous():
+    """ST-13: for any facts, at most one rule answers an action, so every move is determined."""
+    for action, state, kind, accepted, persistent, case_closed in itertools.product(
+        Action, State, Kind, [False, True], [False, True], [False, True]
+    ):
+        facts = Facts(state=state, kind=kind, accepted=accepted, persistent=persistent, case_closed=case_closed)
+        matching = [r for r in RULES if r.action == action and r.source == state and kind in r.kinds and r.applies(facts)]
+        assert len(matching) <= 1, (action, facts, matching)
+
+
+def test_closed_is_final_for_every_action():
+    """ST-12: nothing moves a Closed conversation, whatever the kind."""
+    for action, kind in itertools.product(Action, Kind):
+        with pytest.raises(IllegalTransition, match="Closed conversations are final"):
+            next_state(action, Facts(state=State.CLOSED, kind=kind, accepted=True))
+
+
+def test_illegal_move_names_state_and_action():
+    """ST-13: the refusal names the state and the action."""
+    with pytest.raises(IllegalTransition) as refused:
+        next_state(Action.RESUME, Facts(state=State.OPEN, kind=Kind.MESSAGING))
+    message = str(refused.value)
+    assert "resumed from My work items" in message and "Open" in message
+
+
+def test_illegal_for_kind_says_so():
+    """ST-13: Waiting is for asynchronous work only, so a voice call cannot be parked there."""
+    with pytest.raises(IllegalTransition, match="Not possible for Voice conversations"):
+        next_state(Action.CLOSE_SESSION, Facts(state=State.ACTIVE, kind=Kind.VOICE, accepted=True))
+
+
+@pytest.mark.parametrize(
+    ("action", "facts", "target", "spec"),
+    [
+        (Action.PICK, Facts(State.OPEN, Kind.MESSAGING), State.ACTIVE, "ST-1"),
+        (Action.CUSTOMER_END, Facts(State.OPEN, Kind.LIVE_CHAT), State.CLOSED, "ST-2"),
+        (Action.AGENT_END, Facts(State.ACTIVE, Kind.MESSAGING, accepted=True), State.WRAP_UP, "ST-3"),
+        (Action.RELEASE, Facts(State.ACTIVE, Kind.LIVE_CHAT, accepted=True), State.OPEN, "ST-4"),
+        (Action.CLOSE_SESSION, Facts(State.ACTIVE, Kind.LIVE_CHAT, accepted=True), State.OPEN, "ST-4"),
+        (Action.CLOSE_SESSION, Facts(State.ACTIVE, Kind.MESSAGING, accepted=True), State.WAITING, "ST-5"),
+        (Action.CLOSE_SESSION, Facts(State.ACTIVE, Kind.RECORD, case_closed=True), State.CLOSED, "ST-6"),
+        (Action.CUSTOMER_DISCONNECT, Facts(State.ACTIVE, Kind.LIVE_CHAT), State.CLOSED, "ST-7"),
+        (Action.CLOSE_SESSION, Facts(State.WRAP_UP, Kind.LIVE_CHAT, accepted=True), State.CLOSED, "ST-8"),
+        (Action.INACTIVITY_TIMEOUT, Facts(State.WAITING, Kind.MESSAGING), State.CLOSED, "ST-9"),
+        (Action.RESUME, Facts(State.WAITING, Kind.MESSAGING), State.ACTIVE, "ST-10"),
+        (Action.CUSTOMER_MESSAGE, Facts(State.WAITING, Kind.MESSAGING), State.OPEN, "ST-11"),
+        (Action.CUSTOMER_DISCONNECT, Facts(State.ACTIVE, Kind.LIVE_CHAT, accepted=True), State.WRAP_UP, "ST-21"),
+        (Action.TRANSFER_TO_EXTERNAL, Facts(State.ACTIVE, Kind.VOICE, accepted=True), State.ACTIVE, "ST-22"),
+        (
+            Action.CLOSE_SESSION,
+            Facts(State.ACTIVE, Kind.LIVE_CHAT, accepted=True, persistent=True),
+            State.WAITING,
+            "ST-24",
+        ),
+    ],
+)
+def test_rule_targets(action, facts, target, spec):
+    """ST-1 to ST-12, ST-21, ST-22, ST-24: each row of the table as plain values."""
+    rule = next_state(action, facts)
+    assert (rule.target, rule.spec) == (target, spec)
+
+
+def test_record_session_cannot_close_before_case_is_resolved():
+    """ST-6: the record closes only with its case resolved; the refusal says what to do."""
+    with pytest.raises(IllegalTransition, match="Resolve or deactivate the case first"):
+        next_state(Action.CLOSE_SESSION, Facts(State.ACTIVE, Kind.RECORD))

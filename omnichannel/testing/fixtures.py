@@ -1,0 +1,131 @@
+"""Fixtures shared by every app's tests, one per entity (star-imported by each app's conftest.py)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from omnichannel.conversations import actions
+from omnichannel.conversations.models import AgentProfile, Presence, PresenceBase, Queue, Visitor, Workstream
+from omnichannel.conversations.roles import ADMINISTRATOR, AGENT, SUPERVISOR, ensure_roles
+from omnichannel.conversations.states import Channel
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def presences(db) -> dict[str, Presence]:
+    """The five base presences the migration creates, by base state."""
+    return {p.base: p for p in Presence.objects.filter(name__in=[b.label for b in PresenceBase])}
+
+
+@pytest.fixture
+def roles(db) -> None:
+    ensure_roles()
+
+
+@pytest.fixture
+def queue(db) -> Queue:
+    return Queue.objects.create(name=f"Support {next(_numbers)}")
+
+
+@pytest.fixture
+def other_queue(db) -> Queue:
+    return Queue.objects.create(name=f"Billing {next(_numbers)}")
+
+
+@pytest.fixture
+def make_user(roles):
+    def make(role: str, *, username: str | None = None, password: str = "secret-pass-123", **fields):
+        user = get_user_model().objects.create_user(
+            username=username or f"{role.lower()}{next(_numbers)}", password=password, **fields
+        )
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_agent(make_user, presences, queue):
+    def make(*, capacity: int = 30, presence: str = PresenceBase.AVAILABLE, queues=None, role: str = AGENT, **kw):
+        user = make_user(role, **kw)
+        AgentProfile.objects.create(user=user, capacity=capacity, presence=presences[presence])
+        for q in queues if queues is not None else [queue]:
+            q.members.add(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def agent(make_agent):
+    return make_agent(first_name="Anna", last_name="Jensen")
+
+
+@pytest.fixture
+def other_agent(make_agent):
+    return make_agent(first_name="Bo", last_name="Nielsen")
+
+
+@pytest.fixture
+def supervisor(make_agent):
+    return make_agent(role=SUPERVISOR, first_name="Sofie")
+
+
+@pytest.fixture
+def administrator(make_user):
+    return make_user(ADMINISTRATOR, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def make_workstream(queue, presences):
+    def make(channel: str = Channel.LIVE_CHAT, **fields) -> Workstream:
+        fields.setdefault("name", f"{channel} {next(_numbers)}")
+        workstream = Workstream.objects.create(channel=channel, default_queue=queue, **fields)
+        workstream.allowed_presences.set([presences[PresenceBase.AVAILABLE], presences[PresenceBase.BUSY]])
+        return workstream
+
+    return make
+
+
+@pytest.fixture
+def chat_workstream(make_workstream) -> Workstream:
+    return make_workstream(Channel.LIVE_CHAT)
+
+
+@pytest.fixture
+def sms_workstream(make_workstream) -> Workstream:
+    return make_workstream(Channel.SMS)
+
+
+@pytest.fixture
+def make_conversation():
+    def make(workstream: Workstream, **fields):
+        if not {"contact", "case", "visitor"} & fields.keys():
+            fields["visitor"] = Visitor.objects.create()
+        return actions.conversation_create(workstream=workstream, **fields)
+
+    return make
+
+
+@pytest.fixture
+def open_chat(make_conversation, chat_workstream):
+    return make_conversation(chat_workstream)
+
+
+@pytest.fixture
+def active_chat(open_chat, agent):
+    """A live chat the agent picked: Active and accepted."""
+    actions.conversation_pick(conversation=open_chat, agent=agent)
+    return open_chat
+
+
+@pytest.fixture
+def active_sms(make_conversation, sms_workstream, agent):
+    conversation = make_conversation(sms_workstream)
+    actions.conversation_pick(conversation=conversation, agent=agent)
+    return conversation
