@@ -130,6 +130,8 @@ def _try_move(
         fields["waiting_until"] = now + _waiting_period(workstream) if target == State.WAITING else None
     if target == State.OPEN:
         fields["accepted_at"] = None
+    if new_agent is not None or target == State.OPEN:
+        fields["external_party"] = ""  # an agent or the queue has it back: one primary party (ST-22)
     fields.update(changes)
 
     claimed = Conversation.objects.filter(pk=conversation.pk, version=conversation.version).update(**fields)
