@@ -96,7 +96,7 @@ class Workstream(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("allowed presences"),
-        help_text=_("Work is offered only to agents showing one of these presences."),
+        help_text=_("Work is offered only to agents showing one of these presences; none chosen: any presence but Offline."),
     )
     wrap_up_block = models.CharField(
         _("block capacity for wrap-up"), max_length=8, choices=WrapUpBlock.choices, default=WrapUpBlock.ALWAYS

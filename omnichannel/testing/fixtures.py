@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -129,3 +131,81 @@ def active_sms(make_conversation, sms_workstream, agent):
     conversation = make_conversation(sms_workstream)
     actions.conversation_pick(conversation=conversation, agent=agent)
     return conversation
+
+
+# --- browser tests -------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker):
+    """A daphne process serving the test database over HTTP and websockets."""
+    from django.db import connection
+
+    from omnichannel.testing.servers import daphne_server, database_url
+
+    with django_db_blocker.unblock():
+        url = database_url(connection.settings_dict)
+    with daphne_server(database=url) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the ORM calls that tests make
+    # between browser steps are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server_url, transactional_db):
+    """Make pages in fresh browser contexts (one per person in a test)."""
+    contexts = []
+
+    def make(viewport=None):
+        context = browser.new_context(base_url=live_server_url, viewport=viewport or {"width": 1280, "height": 800})
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screenshot(request):
+    """Save a screenshot under artifacts/, named after the test."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = ARTIFACTS / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+def log_in(page, username: str, password: str = "secret-pass-123") -> None:
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

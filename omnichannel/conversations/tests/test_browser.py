@@ -1,0 +1,41 @@
+"""In headless Chromium against a daphne server: sign-in, the agent home, admin validation."""
+
+import pytest
+
+from omnichannel.testing.fixtures import log_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_agent_signs_in_and_reaches_the_agent_home(new_page, agent, screenshot):
+    """An agent logs in and lands on the agent home with their dashboard."""
+    page = new_page()
+    log_in(page, agent.username)
+    page.wait_for_url("**/agent/")
+    assert page.get_by_role("heading", name="Agent dashboard").is_visible()
+    assert page.get_by_role("heading", name="My work items").is_visible()
+    assert page.get_by_role("link", name="Supervision").count() == 0
+    screenshot(page, "agent-home")
+
+
+def test_wrong_password_gets_a_clear_error(new_page, agent):
+    page = new_page()
+    log_in(page, agent.username, password="wrong")
+    assert page.get_by_role("alert").is_visible()
+    assert "/login/" in page.url
+
+
+def test_administrator_sees_validation_for_61_minute_wrap_up_block(new_page, administrator, chat_workstream, screenshot):
+    """ST-20: an administrator sets Block capacity for wrap-up to 61 minutes and is told why not."""
+    page = new_page()
+    log_in(page, administrator.username)
+    page.goto(f"/admin/conversations/workstream/{chat_workstream.pk}/change/")
+    page.get_by_label("Block capacity for wrap-up").select_option("minutes")
+    page.get_by_label("Wrap-up block minutes").fill("61")
+    page.get_by_role("button", name="Save", exact=True).click()
+    error = page.locator(".errorlist").first
+    error.wait_for()
+    assert "Block capacity for wrap-up must be from 1 to 60 minutes." in error.inner_text()
+    screenshot(page, "admin-validation")
+    chat_workstream.refresh_from_db()
+    assert chat_workstream.wrap_up_block_minutes is None
