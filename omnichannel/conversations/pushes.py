@@ -6,6 +6,8 @@ receiving consumer reads fresh data from the database before it renders anything
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterable
 from functools import partial
 
@@ -29,7 +31,16 @@ def _send(group_names: tuple[str, ...], payload: dict) -> None:
         for name in group_names:
             await layer.group_send(name, payload)
 
-    async_to_sync(send_all)()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(send_all)()
+        return
+    # This thread already runs an event loop (a synchronous caller inside one, such as
+    # Playwright's sync API in the browser tests); async_to_sync refuses to nest in it.
+    sender = threading.Thread(target=async_to_sync(send_all))
+    sender.start()
+    sender.join()
 
 
 def conversation_changed(*, conversation_id: int, event_id: int, state: str, agent_ids: Iterable[int]) -> None:

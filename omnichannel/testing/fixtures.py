@@ -135,6 +135,12 @@ def active_sms(make_conversation, sms_workstream, agent):
 
 # --- browser tests -------------------------------------------------------------------------
 
+
+def pytest_collection_modifyitems(items):
+    """Browser tests last: Playwright's sync API keeps an event loop on the main thread for the
+    rest of the session, where the other tests' own async_to_sync calls could not run."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
