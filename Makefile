@@ -37,6 +37,7 @@ run: install
 	$(PY) -m daphne -b $(HOST) -p $(PORT) omnichannel.asgi:application
 
 test: install-dev
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 clean:

@@ -3,10 +3,10 @@
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from omnichannel.conversations.models import AgentProfile
 from omnichannel.conversations.selectors import capacity_in_use, my_work_items
-from django.utils import timezone
 
 
 @login_required

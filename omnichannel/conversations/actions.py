@@ -64,7 +64,9 @@ def _waiting_period(workstream: Workstream) -> timedelta:
     return timedelta(minutes=workstream.waiting_timeout_minutes)
 
 
-def _reserve_capacity(*, agent: AbstractBaseUser, units: int, override: bool, now: datetime, conversation_id: int) -> int:
+def _reserve_capacity(
+    *, agent: AbstractBaseUser, units: int, override: bool, now: datetime, conversation_id: int
+) -> int:
     """Check the agent can take `units` more; return the units over capacity an override allows."""
     # Locking the profile row serialises every assignment to one agent on PostgreSQL;
     # on SQLite the IMMEDIATE transaction already holds the database's write lock.
@@ -269,9 +271,7 @@ def conversation_create(
 def conversation_pick(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
     """ST-1, RT-4: an eligible agent picks an Open work item; it is theirs, accepted, at once."""
     _require_eligible(conversation, agent)
-    return _move(
-        conversation, action=Action.PICK, actor=agent, agent=agent, changes={"accepted_at": timezone.now()}
-    )
+    return _move(conversation, action=Action.PICK, actor=agent, agent=agent, changes={"accepted_at": timezone.now()})
 
 
 def conversation_offer(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
@@ -350,7 +350,9 @@ def conversation_release(*, conversation: Conversation, agent: AbstractBaseUser)
 def conversation_agent_reconnect_timeout(*, conversation: Conversation) -> ConversationEvent:
     """ST-4: the agent disconnected and did not come back within the workstream's timeout."""
     return _move(
-        conversation, action=Action.AGENT_RECONNECT_TIMEOUT, detail={"disconnected_agent": conversation.primary_agent_id}
+        conversation,
+        action=Action.AGENT_RECONNECT_TIMEOUT,
+        detail={"disconnected_agent": conversation.primary_agent_id},
     )
 
 

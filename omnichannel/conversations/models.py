@@ -96,7 +96,9 @@ class Workstream(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("allowed presences"),
-        help_text=_("Work is offered only to agents showing one of these presences; none chosen: any presence but Offline."),
+        help_text=_(
+            "Work is offered only to agents showing one of these presences; none chosen: any presence but Offline."
+        ),
     )
     wrap_up_block = models.CharField(
         _("block capacity for wrap-up"), max_length=8, choices=WrapUpBlock.choices, default=WrapUpBlock.ALWAYS
@@ -106,12 +108,8 @@ class Workstream(models.Model):
         null=True,
         blank=True,
         validators=[
-            MinValueValidator(
-                MIN_WRAP_UP_BLOCK_MINUTES, _("Block capacity for wrap-up must be from 1 to 60 minutes.")
-            ),
-            MaxValueValidator(
-                MAX_WRAP_UP_BLOCK_MINUTES, _("Block capacity for wrap-up must be from 1 to 60 minutes.")
-            ),
+            MinValueValidator(MIN_WRAP_UP_BLOCK_MINUTES, _("Block capacity for wrap-up must be from 1 to 60 minutes.")),
+            MaxValueValidator(MAX_WRAP_UP_BLOCK_MINUTES, _("Block capacity for wrap-up must be from 1 to 60 minutes.")),
         ],
         help_text=_("1 to 60; used when wrap-up blocks for a number of minutes."),
     )
@@ -189,9 +187,7 @@ class AgentProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile", verbose_name=_("user")
     )
-    capacity = models.PositiveSmallIntegerField(
-        _("capacity (units)"), default=30, validators=[MinValueValidator(1)]
-    )
+    capacity = models.PositiveSmallIntegerField(_("capacity (units)"), default=30, validators=[MinValueValidator(1)])
     presence = models.ForeignKey(Presence, on_delete=models.PROTECT, related_name="+", verbose_name=_("presence"))
 
     class Meta:
@@ -285,10 +281,20 @@ class Conversation(models.Model):
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("queue"))
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations", verbose_name=_("contact")
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+        verbose_name=_("contact"),
     )
     visitor = models.ForeignKey(
-        Visitor, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations", verbose_name=_("visitor")
+        Visitor,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+        verbose_name=_("visitor"),
     )
     case = models.ForeignKey(
         Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations", verbose_name=_("case")
@@ -398,11 +404,19 @@ class ConversationEvent(models.Model):
     to_state = models.CharField(_("to"), max_length=10, choices=State.choices)
     action = models.CharField(_("reason"), max_length=24, choices=Action.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("actor"),
     )
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("primary agent after"),
     )
     detail = models.JSONField(_("detail"), default=dict, blank=True)

@@ -40,9 +40,7 @@ def conversations_visible_to(user) -> QuerySet[Conversation]:
         return rows
     if not is_agent(user):
         return rows.none()
-    return rows.filter(
-        Q(primary_agent=user) | Q(consultants=user) | Q(queue__members=user)
-    ).distinct()
+    return rows.filter(Q(primary_agent=user) | Q(consultants=user) | Q(queue__members=user)).distinct()
 
 
 def _with_display_joins(rows: QuerySet[Conversation]) -> QuerySet[Conversation]:

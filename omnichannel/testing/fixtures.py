@@ -141,6 +141,7 @@ def pytest_collection_modifyitems(items):
     rest of the session, where the other tests' own async_to_sync calls could not run."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

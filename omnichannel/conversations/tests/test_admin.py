@@ -37,7 +37,9 @@ def test_wrap_up_block_outside_1_to_60_minutes_is_refused(client, administrator,
     """ST-20: the wrap-up block is 1–60 minutes; 0 and 61 are refused with a message, nothing saved."""
     client.force_login(administrator)
     url = reverse("admin:conversations_workstream_change", args=[chat_workstream.pk])
-    response = client.post(url, workstream_form(chat_workstream, wrap_up_block=WrapUpBlock.MINUTES, wrap_up_block_minutes=minutes))
+    response = client.post(
+        url, workstream_form(chat_workstream, wrap_up_block=WrapUpBlock.MINUTES, wrap_up_block_minutes=minutes)
+    )
     assert response.status_code == 200
     assert "Block capacity for wrap-up must be from 1 to 60 minutes." in response.content.decode()
     chat_workstream.refresh_from_db()
@@ -48,7 +50,9 @@ def test_wrap_up_block_of_60_minutes_is_saved(client, administrator, chat_workst
     """ST-20: 60 minutes is allowed."""
     client.force_login(administrator)
     url = reverse("admin:conversations_workstream_change", args=[chat_workstream.pk])
-    response = client.post(url, workstream_form(chat_workstream, wrap_up_block=WrapUpBlock.MINUTES, wrap_up_block_minutes=60))
+    response = client.post(
+        url, workstream_form(chat_workstream, wrap_up_block=WrapUpBlock.MINUTES, wrap_up_block_minutes=60)
+    )
     assert response.status_code == 302
     assert Workstream.objects.get(pk=chat_workstream.pk).wrap_up_block_minutes == 60
 

@@ -25,7 +25,9 @@ def test_wrong_password_gets_a_clear_error(new_page, agent):
     assert "/login/" in page.url
 
 
-def test_administrator_sees_validation_for_61_minute_wrap_up_block(new_page, administrator, chat_workstream, screenshot):
+def test_administrator_sees_validation_for_61_minute_wrap_up_block(
+    new_page, administrator, chat_workstream, screenshot
+):
     """ST-20: an administrator sets Block capacity for wrap-up to 61 minutes and is told why not."""
     page = new_page()
     log_in(page, administrator.username)

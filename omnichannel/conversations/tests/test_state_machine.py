@@ -147,7 +147,9 @@ class ConversationMachine(RuleBasedStateMachine):
         """Take one of the moves the table allows now, so that long lifecycles are explored too."""
         conversation = self._fresh(pk)
         facts = _facts(conversation)
-        legal = sorted({r.action for r in RULES if r.source == facts.state and facts.kind in r.kinds and r.applies(facts)})
+        legal = sorted(
+            {r.action for r in RULES if r.source == facts.state and facts.kind in r.kinds and r.applies(facts)}
+        )
         if not legal:
             return
         action = legal[choice % len(legal)]

@@ -13,7 +13,9 @@ def test_table_is_unambiguous():
         Action, State, Kind, [False, True], [False, True], [False, True]
     ):
         facts = Facts(state=state, kind=kind, accepted=accepted, persistent=persistent, case_closed=case_closed)
-        matching = [r for r in RULES if r.action == action and r.source == state and kind in r.kinds and r.applies(facts)]
+        matching = [
+            r for r in RULES if r.action == action and r.source == state and kind in r.kinds and r.applies(facts)
+        ]
         assert len(matching) <= 1, (action, facts, matching)
 
 

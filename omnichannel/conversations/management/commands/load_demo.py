@@ -79,7 +79,12 @@ class Command(BaseCommand):
         Presence.objects.get_or_create(name="In training", defaults={"base": PresenceBase.BUSY_DND})
         allowed = list(Presence.objects.filter(base__in=[PresenceBase.AVAILABLE, PresenceBase.BUSY]))
         specs = [
-            ("Web chat", Channel.LIVE_CHAT, general, {"wrap_up_block": WrapUpBlock.MINUTES, "wrap_up_block_minutes": 5}),
+            (
+                "Web chat",
+                Channel.LIVE_CHAT,
+                general,
+                {"wrap_up_block": WrapUpBlock.MINUTES, "wrap_up_block_minutes": 5},
+            ),
             ("Persistent web chat", Channel.LIVE_CHAT, general, {"persistent_chat": True}),
             ("SMS", Channel.SMS, general, {"distribution": Distribution.PICK}),
             ("WhatsApp", Channel.WHATSAPP, general, {}),

@@ -1,12 +1,12 @@
 """Active → Open (ST-4): the conversation returns to a queue and frees the agent's capacity."""
 
 import pytest
+from django.utils import timezone
 
 from omnichannel.conversations import actions
 from omnichannel.conversations.errors import InvalidInput
 from omnichannel.conversations.selectors import capacity_in_use
 from omnichannel.conversations.states import State
-from django.utils import timezone
 
 
 def assert_back_in_queue(conversation, agent, queue=None):
