@@ -6,6 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
+# The demo and the tests run in debug mode; production sets DEBUG=0 and SECRET_KEY itself.
+export DEBUG ?= 1
 
 .PHONY: run test install install-dev clean
 
@@ -34,7 +36,7 @@ install-dev: $(VENV)/.installed-dev $(CHROMIUM)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo --base-url http://$(HOST):$(PORT)
-	$(PY) -m daphne -b $(HOST) -p $(PORT) omnichannel.asgi:application
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: install-dev
 	$(PY) -m ruff check .

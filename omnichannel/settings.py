@@ -21,11 +21,13 @@ def env_flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_flag("DEBUG", True)
+# Off unless asked for (`make run` and the tests ask), so a deployment that forgets it is
+# not left with debug pages and the public development key.
+DEBUG = env_flag("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DEBUG is off.")
+        raise RuntimeError("Set SECRET_KEY (or DEBUG=1 for a local demo).")
     SECRET_KEY = "insecure-development-key-only-for-debug-mode-0123456789abcdef"
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
@@ -155,6 +157,14 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD", True)
     if env_flag("BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Timings of presence and the background worker (PR-2, ST-4); seconds.
+OMNICHANNEL = {
+    "HEARTBEAT_SECONDS": int(os.environ.get("HEARTBEAT_SECONDS", "15")),
+    "CONNECTION_STALE_SECONDS": int(os.environ.get("CONNECTION_STALE_SECONDS", "45")),
+    "OFFLINE_AFTER_SECONDS": int(os.environ.get("OFFLINE_AFTER_SECONDS", "120")),
+    "WORKER_INTERVAL_SECONDS": float(os.environ.get("WORKER_INTERVAL_SECONDS", "1")),
+}
 
 LOGGING = {
     "version": 1,

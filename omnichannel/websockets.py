@@ -1,5 +1,5 @@
 """Every socket route of the product, from the core and each surface."""
 
-from omnichannel.conversations.routing import websocket_urlpatterns as conversation_routes
+from omnichannel.conversations.websocket_urls import websocket_urlpatterns as conversation_routes
 
 websocket_urlpatterns = [*conversation_routes]

@@ -1,15 +1,22 @@
 """The one front door for every change to a conversation.
 
-Views, consumers, timers, the demo loader and tests all call these functions. Each checks
-who may act, asks the transition table (`states.next_state`), claims the row with a
-conditional UPDATE on its version, holds or frees capacity (`capacity.capacity_hold`),
-writes a ConversationEvent and schedules the push for after commit. A refused action
-raises a ConversationError whose message names the problem, and changes nothing.
+Views, consumers, timers, the demo loader and tests all call these functions. Each one
+locks and re-reads the conversation row, asks the transition table (`states.next_state`)
+so that a refusal names the action and the state it found, runs its own checks on that
+fresh row (who may act, deadlines, eligibility), holds or frees capacity under the agents'
+profile locks, claims the row with a conditional UPDATE on its version, writes a
+ConversationEvent and schedules the push for after commit. A refused action raises a
+ConversationError whose message names the problem, and changes nothing.
+
+Locks are always taken in one order, conversation first, then agent profiles by id, so
+concurrent actions on PostgreSQL cannot deadlock; on SQLite the IMMEDIATE transaction
+holds the database's single write lock instead.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +26,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import pushes
+from . import pushes, routing
+from .agents import agent_capacity_changed
 from .capacity import Hold, capacity_hold, fits, units_over
 from .errors import CapacityExceeded, ConcurrentChange, ConversationError, InvalidInput, NotPermitted
 from .models import (
@@ -30,8 +38,8 @@ from .models import (
     Conversation,
     ConversationEvent,
     Message,
-    PresenceBase,
     Queue,
+    RoutingRule,
     SenderRole,
     Visitor,
     Workstream,
@@ -40,12 +48,19 @@ from .selectors import capacity_in_use, is_supervisor
 from .states import Action, Facts, Kind, State, next_state
 
 MAX_MESSAGE_LENGTH = 4000
-CLAIM_ATTEMPTS = 3
 EXTERNAL_NUMBER = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
 _KEEP = object()
+Check = Callable[[Conversation, datetime], None]
 
 
 # --- the transition engine -------------------------------------------------------------
+
+
+def _lock(conversation: Conversation) -> None:
+    """Re-read the row under its lock, so every check below sees what is committed."""
+    conversation.refresh_from_db(from_queryset=Conversation.objects.select_for_update())
+    if conversation.case_id:
+        conversation.case = Case.objects.get(pk=conversation.case_id)
 
 
 def _facts(conversation: Conversation) -> Facts:
@@ -53,6 +68,7 @@ def _facts(conversation: Conversation) -> Facts:
         state=State(conversation.state),
         kind=conversation.kind,
         accepted=conversation.accepted_at is not None,
+        has_agent=conversation.primary_agent_id is not None,
         persistent=conversation.workstream.persistent_chat,
         case_closed=bool(conversation.case_id and conversation.case.is_closed),
     )
@@ -65,15 +81,12 @@ def _waiting_period(workstream: Workstream) -> timedelta:
 
 
 def _reserve_capacity(
-    *, agent: AbstractBaseUser, units: int, override: bool, now: datetime, conversation_id: int
+    *, profile: AgentProfile | None, units: int, override: bool, now: datetime, conversation_id: int
 ) -> int:
-    """Check the agent can take `units` more; return the units over capacity an override allows."""
-    # Locking the profile row serialises every assignment to one agent on PostgreSQL;
-    # on SQLite the IMMEDIATE transaction already holds the database's write lock.
-    profile = AgentProfile.objects.select_for_update().filter(user=agent).first()
+    """Check the (locked) agent can take `units` more; return the units over capacity an override allows."""
     if profile is None:
-        raise NotPermitted(_("%(user)s is not an agent.") % {"user": agent})
-    in_use = capacity_in_use(agent_id=agent.pk, now=now, exclude_conversation_id=conversation_id)
+        raise NotPermitted(_("This user is not an agent."))
+    in_use = capacity_in_use(agent_id=profile.user_id, now=now, exclude_conversation_id=conversation_id)
     if fits(capacity=profile.capacity, in_use=in_use, units=units):
         return 0
     if not override:
@@ -84,83 +97,6 @@ def _reserve_capacity(
     return units_over(capacity=profile.capacity, in_use=in_use, units=units)
 
 
-def _try_move(
-    conversation: Conversation,
-    *,
-    action: Action,
-    actor: AbstractBaseUser | None,
-    agent: Any,
-    override: bool,
-    changes: dict[str, Any],
-    detail: dict[str, Any],
-    now: datetime,
-) -> ConversationEvent | None:
-    rule = next_state(action, _facts(conversation))
-    source, target = State(conversation.state), rule.target
-    previous_agent_id = conversation.primary_agent_id
-    new_agent = conversation.primary_agent if agent is _KEEP else agent
-    if target == State.OPEN:
-        new_agent = None  # back in the queue: nobody holds it
-    workstream = conversation.workstream
-
-    held = Hold(conversation.capacity_units, conversation.capacity_release_at).held_at(now)
-    already_holding = bool(held) and new_agent is not None and new_agent.pk == previous_agent_id
-    hold = capacity_hold(
-        state=target,
-        has_agent=new_agent is not None,
-        units=held if already_holding else workstream.capacity_units,
-        wrap_up_block=workstream.wrap_up_block,
-        wrap_up_block_minutes=workstream.wrap_up_block_minutes,
-        now=now,
-    )
-    over = 0
-    if hold.units and not already_holding:
-        over = _reserve_capacity(
-            agent=new_agent, units=hold.units, override=override, now=now, conversation_id=conversation.pk
-        )
-
-    fields: dict[str, Any] = {
-        "state": target,
-        "primary_agent": new_agent,
-        "capacity_units": hold.units,
-        "capacity_release_at": hold.release_at,
-        "capacity_override": bool(hold.units) and (over > 0 or (already_holding and conversation.capacity_override)),
-        "version": conversation.version + 1,
-    }
-    if target != source:
-        fields["state_changed_at"] = now
-        fields["waiting_until"] = now + _waiting_period(workstream) if target == State.WAITING else None
-    if target == State.OPEN:
-        fields["accepted_at"] = None
-    if new_agent is not None or target == State.OPEN:
-        fields["external_party"] = ""  # an agent or the queue has it back: one primary party (ST-22)
-    fields.update(changes)
-
-    claimed = Conversation.objects.filter(pk=conversation.pk, version=conversation.version).update(**fields)
-    if not claimed:
-        return None
-    for name, value in fields.items():
-        setattr(conversation, name, value)
-
-    event = ConversationEvent.objects.create(
-        conversation=conversation,
-        from_state=source,
-        to_state=target,
-        action=action,
-        actor=actor,
-        agent=new_agent,
-        created_at=now,
-        detail={"rule": rule.spec, **detail, **({"units_over_capacity": over} if over else {})},
-    )
-    pushes.conversation_changed(
-        conversation_id=conversation.pk,
-        event_id=event.pk,
-        state=target,
-        agent_ids=[pk for pk in {previous_agent_id, conversation.primary_agent_id} if pk],
-    )
-    return event
-
-
 def _move(
     conversation: Conversation,
     *,
@@ -168,61 +104,171 @@ def _move(
     actor: AbstractBaseUser | None = None,
     agent: Any = _KEEP,
     override: bool = False,
+    check: Check | None = None,
     changes: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
 ) -> ConversationEvent:
-    """Apply one rule of the table. If another writer changed the row first, re-read it and
-    ask the table again, so a loser's error names the state it actually found."""
-    for _attempt in range(CLAIM_ATTEMPTS):
-        with transaction.atomic():
-            event = _try_move(
-                conversation,
-                action=action,
-                actor=actor,
-                agent=agent,
-                override=override,
-                changes=changes or {},
-                detail=detail or {},
-                now=timezone.now(),
+    """Apply one rule of the table to the conversation, as the module docstring says."""
+    with transaction.atomic():
+        now = timezone.now()
+        _lock(conversation)
+        rule = next_state(action, _facts(conversation))
+        if check is not None:
+            check(conversation, now)
+        source, target = State(conversation.state), rule.target
+        previous_agent_id = conversation.primary_agent_id
+        new_agent = conversation.primary_agent if agent is _KEEP else agent
+        if target == State.OPEN:
+            new_agent = None  # back in the queue: nobody holds it
+        new_agent_id = new_agent.pk if new_agent is not None else None
+        workstream = conversation.workstream
+        affected = sorted({previous_agent_id, new_agent_id} - {None})
+        profiles = {
+            p.user_id: p
+            for p in AgentProfile.objects.select_for_update().filter(user_id__in=affected).order_by("user_id")
+        }
+
+        current = Hold(conversation.capacity_units, conversation.capacity_release_at)
+        same_holder = new_agent_id == previous_agent_id
+        held = current.held_at(now) if same_holder else 0
+        over = 0
+        if target == source and same_holder:
+            hold = current  # neither state nor holder changes: neither does capacity
+        else:
+            hold = capacity_hold(
+                state=target,
+                has_agent=new_agent is not None,
+                units=held or workstream.capacity_units,
+                wrap_up_block=workstream.wrap_up_block,
+                wrap_up_block_minutes=workstream.wrap_up_block_minutes,
+                now=now,
             )
-        if event is not None:
-            return event
-        conversation.refresh_from_db()
-        if conversation.case_id:
-            conversation.case.refresh_from_db()
-    raise ConcurrentChange(_("The conversation is changing right now; try again."))
+            if hold.units and not held:
+                over = _reserve_capacity(
+                    profile=profiles.get(new_agent_id),
+                    units=hold.units,
+                    override=override,
+                    now=now,
+                    conversation_id=conversation.pk,
+                )
+
+        fields: dict[str, Any] = {
+            "state": target,
+            "primary_agent": new_agent,
+            "capacity_units": hold.units,
+            "capacity_release_at": hold.release_at,
+            "capacity_override": bool(hold.units) and (over > 0 or (bool(held) and conversation.capacity_override)),
+            "version": conversation.version + 1,
+        }
+        if target != source:
+            fields["state_changed_at"] = now
+            fields["waiting_until"] = now + _waiting_period(workstream) if target == State.WAITING else None
+        if target != State.ACTIVE:
+            fields["offer_expires_at"] = None
+        if target == State.OPEN:
+            fields["accepted_at"] = None
+            if source == State.WAITING:
+                fields["last_agent_id"] = previous_agent_id  # offered to them first (RT-5)
+        if new_agent is not None or target == State.OPEN:
+            fields["external_party"] = ""  # an agent or the queue has it back: one primary party (ST-22)
+        fields.update(changes or {})
+
+        # The lock above makes this claim succeed; it is the guard where no lock exists.
+        if not Conversation.objects.filter(pk=conversation.pk, version=conversation.version).update(**fields):
+            raise ConcurrentChange(_("The conversation changed meanwhile; try again."))
+        for name, value in fields.items():
+            setattr(conversation, name, value)
+
+        event = ConversationEvent.objects.create(
+            conversation=conversation,
+            from_state=source,
+            to_state=target,
+            action=action,
+            actor=actor,
+            agent=new_agent,
+            created_at=now,
+            detail={"rule": rule.spec, **(detail or {}), **({"units_over_capacity": over} if over else {})},
+        )
+        if hold != current or not same_holder:
+            for agent_id in affected:
+                agent_capacity_changed(agent_id=agent_id, now=now)
+        pushes.conversation_changed(
+            conversation_id=conversation.pk, event_id=event.pk, state=target, agent_ids=affected
+        )
+    return event
 
 
-# --- checks shared by several actions --------------------------------------------------
+# --- checks shared by several actions, run on the locked row -----------------------------
 
 
-def _require_primary(conversation: Conversation, agent: AbstractBaseUser) -> None:
-    if conversation.primary_agent_id != agent.pk:
-        raise NotPermitted(_("Only the conversation's agent can do this."))
+def _primary(agent: AbstractBaseUser) -> Check:
+    def check(conversation: Conversation, now: datetime) -> None:
+        if conversation.primary_agent_id != agent.pk:
+            raise NotPermitted(_("Only the conversation's agent can do this."))
+
+    return check
 
 
-def _require_primary_or_supervisor(conversation: Conversation, actor: AbstractBaseUser) -> None:
-    if conversation.primary_agent_id != actor.pk and not is_supervisor(actor):
-        raise NotPermitted(_("Only the conversation's agent or a supervisor can do this."))
+def _primary_or_supervisor(actor: AbstractBaseUser, *, switch: str) -> Check:
+    """The conversation's agent, or a supervisor where the workstream enables `switch` (SUP-2)."""
+
+    def check(conversation: Conversation, now: datetime) -> None:
+        if conversation.primary_agent_id == actor.pk:
+            return
+        if not is_supervisor(actor):
+            raise NotPermitted(_("Only the conversation's agent or a supervisor can do this."))
+        if not getattr(conversation.workstream, switch):
+            raise NotPermitted(_("This workstream does not let supervisors do this."))
+
+    return check
 
 
-def _require_eligible(conversation: Conversation, agent: AbstractBaseUser) -> None:
-    """RT-2: a member of the conversation's queue, showing a presence the workstream allows."""
+def _require_member(conversation: Conversation, agent: AbstractBaseUser) -> None:
     if not conversation.queue.members.filter(pk=agent.pk).exists():
         raise NotPermitted(
             _("%(agent)s is not a member of the queue %(queue)s.") % {"agent": agent, "queue": conversation.queue}
         )
+
+
+def _require_presence_allowed(conversation: Conversation, agent: AbstractBaseUser) -> None:
     profile = AgentProfile.objects.select_related("presence").filter(user=agent).first()
     if profile is None:
         raise NotPermitted(_("%(user)s is not an agent.") % {"user": agent})
-    allowed = conversation.workstream.allowed_presences.all()
-    # No list configured: every presence but Offline may receive work.
-    permitted = profile.presence in allowed if allowed else profile.presence.base != PresenceBase.OFFLINE
-    if not permitted:
+    allowed = set(conversation.workstream.allowed_presences.values_list("pk", flat=True))
+    if not routing.presence_allowed(presence_id=profile.presence_id, base=profile.presence.base, allowed=allowed):
         raise NotPermitted(
             _("%(agent)s is %(presence)s, which this workstream does not allow.")
             % {"agent": profile, "presence": profile.presence}
         )
+
+
+def _eligible(agent: AbstractBaseUser) -> Check:
+    """RT-2: a member of the conversation's queue, showing a presence the workstream allows."""
+
+    def check(conversation: Conversation, now: datetime) -> None:
+        _require_member(conversation, agent)
+        _require_presence_allowed(conversation, agent)
+
+    return check
+
+
+def _all(*checks: Check) -> Check:
+    def check(conversation: Conversation, now: datetime) -> None:
+        for each in checks:
+            each(conversation, now)
+
+    return check
+
+
+def _due(field: str, message: str) -> Check:
+    """The deadline stored in `field` has passed."""
+
+    def check(conversation: Conversation, now: datetime) -> None:
+        deadline = getattr(conversation, field)
+        if deadline is None or now < deadline:
+            raise ConversationError(message)
+
+    return check
 
 
 def _require_supervisor(actor: AbstractBaseUser | None) -> None:
@@ -233,22 +279,53 @@ def _require_supervisor(actor: AbstractBaseUser | None) -> None:
 # --- creation and assignment (ST-1, RT-3, RT-4) ------------------------------------------
 
 
+def _routing_rules(workstream: Workstream) -> list[routing.Rule]:
+    rules = RoutingRule.objects.filter(workstream=workstream).prefetch_related("conditions").order_by("order", "id")
+    return [
+        routing.Rule(
+            rule_id=r.pk,
+            name=r.name,
+            queue_id=r.queue_id,
+            priority=r.priority,
+            conditions=tuple(routing.Condition(c.field, c.key, c.operator, c.value) for c in r.conditions.all()),
+        )
+        for r in rules
+    ]
+
+
 def conversation_create(
     *,
     workstream: Workstream,
     queue: Queue | None = None,
+    context: dict[str, Any] | None = None,
     contact: Contact | None = None,
     visitor: Visitor | None = None,
     case: Case | None = None,
     actor: AbstractBaseUser | None = None,
     detail: dict[str, Any] | None = None,
 ) -> Conversation:
-    """Create an Open conversation in `queue`, or the workstream's default queue."""
+    """Create an Open conversation. Without an explicit queue, the workstream's routing rules
+    choose one by the conversation's context; unmatched ones go to the default queue (RT-1)."""
+    context = {"channel": workstream.channel, **(context or {})}
+    priority = 0
+    detail = dict(detail or {})
+    if queue is None:
+        rule = routing.match_rule(_routing_rules(workstream), context)
+        if rule is None:
+            queue = workstream.default_queue
+            detail["routed"] = str(_("default queue (no routing rule matched)"))
+        else:
+            queue = Queue.objects.get(pk=rule.queue_id)
+            priority = rule.priority
+            detail["routed"] = str(_("routing rule “%(rule)s”") % {"rule": rule.name})
+        detail["queue"] = queue.name
     now = timezone.now()
     with transaction.atomic():
         conversation = Conversation.objects.create(
             workstream=workstream,
-            queue=queue or workstream.default_queue,
+            queue=queue,
+            priority=priority,
+            context=context,
             contact=contact,
             visitor=visitor,
             case=case,
@@ -262,7 +339,7 @@ def conversation_create(
             action=Action.CREATE,
             actor=actor,
             created_at=now,
-            detail=detail or {},
+            detail=detail,
         )
         pushes.conversation_changed(conversation_id=conversation.pk, event_id=event.pk, state=State.OPEN, agent_ids=[])
     return conversation
@@ -270,52 +347,90 @@ def conversation_create(
 
 def conversation_pick(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
     """ST-1, RT-4: an eligible agent picks an Open work item; it is theirs, accepted, at once."""
-    _require_eligible(conversation, agent)
-    return _move(conversation, action=Action.PICK, actor=agent, agent=agent, changes={"accepted_at": timezone.now()})
+    return _move(
+        conversation,
+        action=Action.PICK,
+        actor=agent,
+        agent=agent,
+        check=_eligible(agent),
+        changes={"accepted_at": timezone.now()},
+    )
 
 
-def conversation_offer(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
-    """ST-1, RT-2: distribution offers an Open conversation to an eligible agent; it becomes
-    Active and reserves their capacity until they accept or reject (RT-3)."""
-    _require_eligible(conversation, agent)
-    return _move(conversation, action=Action.OFFER, agent=agent)
+def conversation_offer(
+    *, conversation: Conversation, agent: AbstractBaseUser, decision: dict[str, Any] | None = None
+) -> ConversationEvent:
+    """ST-1, RT-2, RT-3: distribution offers an Open conversation to an eligible agent; it
+    becomes Active and reserves their capacity until they accept, reject or the offer lapses.
+    With auto-accept it is theirs at once. `decision` (why them, who was skipped) goes on the timeline."""
+    now = timezone.now()
+    workstream = conversation.workstream
+    if workstream.auto_accept:
+        changes = {"accepted_at": now}
+    else:
+        changes = {"offer_expires_at": now + timedelta(seconds=workstream.offer_timeout_seconds)}
+    with transaction.atomic():
+        event = _move(
+            conversation,
+            action=Action.ASSIGN if workstream.auto_accept else Action.OFFER,
+            agent=agent,
+            check=_eligible(agent),
+            changes=changes,
+            detail={**(decision or {}), "method": workstream.get_assignment_method_display()},
+        )
+        AgentProfile.objects.filter(user_id=agent.pk).update(last_offered_at=now)
+    return event
 
 
 def conversation_accept(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
     """ST-1: the offered agent accepts."""
-    _require_primary(conversation, agent)
-    return _move(conversation, action=Action.ACCEPT, actor=agent, changes={"accepted_at": timezone.now()})
+    return _move(
+        conversation,
+        action=Action.ACCEPT,
+        actor=agent,
+        check=_primary(agent),
+        changes={"accepted_at": timezone.now(), "offer_expires_at": None},
+    )
 
 
 def conversation_reject(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
     """RT-3: the offered agent rejects; the conversation is Open again for the next agent."""
-    _require_primary(conversation, agent)
-    return _move(conversation, action=Action.REJECT, actor=agent, detail={"rejected_by": agent.pk})
+    return _move(
+        conversation, action=Action.REJECT, actor=agent, check=_primary(agent), detail={"declined_by": agent.pk}
+    )
 
 
 def conversation_offer_expire(*, conversation: Conversation) -> ConversationEvent:
     """RT-3: an offer not accepted within the workstream's offer timeout returns to Open."""
-    deadline = conversation.state_changed_at + timedelta(seconds=conversation.workstream.offer_timeout_seconds)
-    if conversation.accepted_at is None and timezone.now() < deadline:
-        raise ConversationError(_("The offer has not timed out yet."))
-    return _move(conversation, action=Action.OFFER_TIMEOUT, detail={"offered_to": conversation.primary_agent_id})
+    return _move(
+        conversation,
+        action=Action.OFFER_TIMEOUT,
+        check=_due("offer_expires_at", _("The offer has not timed out yet.")),
+        detail={"declined_by": conversation.primary_agent_id},
+    )
 
 
 def conversation_assign(
-    *, conversation: Conversation, agent: AbstractBaseUser, actor: AbstractBaseUser | None, override: bool = False
+    *, conversation: Conversation, agent: AbstractBaseUser, actor: AbstractBaseUser, override: bool = False
 ) -> ConversationEvent:
-    """ST-1: a supervisor assigns an Open conversation to an agent (SUP-5), or distribution
-    does with auto-accept (actor None). Only a supervisor may override presence and capacity."""
-    if actor is not None or override:
+    """ST-1, SUP-5: a supervisor assigns an Open conversation to an agent of its queue, where
+    the workstream allows it (SUP-2); they may override presence and capacity, not membership."""
+
+    def check(conversation: Conversation, now: datetime) -> None:
         _require_supervisor(actor)
-    if not override:
-        _require_eligible(conversation, agent)
+        if not conversation.workstream.allow_assign:
+            raise NotPermitted(_("This workstream does not let supervisors assign."))
+        _require_member(conversation, agent)
+        if not override:
+            _require_presence_allowed(conversation, agent)
+
     return _move(
         conversation,
         action=Action.ASSIGN,
         actor=actor,
         agent=agent,
         override=override,
+        check=check,
         changes={"accepted_at": timezone.now()},
     )
 
@@ -325,13 +440,12 @@ def conversation_assign(
 
 def conversation_end(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
     """ST-3: the agent selects End; the conversation goes to Wrap-up."""
-    _require_primary(conversation, agent)
-    return _move(conversation, action=Action.AGENT_END, actor=agent)
+    return _move(conversation, action=Action.AGENT_END, actor=agent, check=_primary(agent))
 
 
 def conversation_customer_end(*, conversation: Conversation) -> ConversationEvent:
-    """The customer selects End in the chat: Closed before an agent accepted it (ST-2, ST-7),
-    Wrap-up after (ST-3)."""
+    """The customer ends the chat or hangs up: Closed before an agent accepted it (ST-2,
+    ST-7), Wrap-up after (ST-3), Closed for a call held by an external party (ST-22)."""
     return _move(conversation, action=Action.CUSTOMER_END)
 
 
@@ -343,15 +457,28 @@ def conversation_customer_disconnect(*, conversation: Conversation) -> Conversat
 
 def conversation_release(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
     """ST-4: the agent releases the conversation back to its queue."""
-    _require_primary(conversation, agent)
-    return _move(conversation, action=Action.RELEASE, actor=agent, detail={"released_by": agent.pk})
+    return _move(
+        conversation, action=Action.RELEASE, actor=agent, check=_primary(agent), detail={"released_by": agent.pk}
+    )
 
 
 def conversation_agent_reconnect_timeout(*, conversation: Conversation) -> ConversationEvent:
     """ST-4: the agent disconnected and did not come back within the workstream's timeout."""
+
+    def check(conversation: Conversation, now: datetime) -> None:
+        disconnected_at = (
+            AgentProfile.objects.filter(user_id=conversation.primary_agent_id)
+            .values_list("disconnected_at", flat=True)
+            .first()
+        )
+        timeout = timedelta(seconds=conversation.workstream.agent_reconnect_timeout_seconds)
+        if disconnected_at is None or now < disconnected_at + timeout:
+            raise ConversationError(_("The agent is connected, or may still reconnect."))
+
     return _move(
         conversation,
         action=Action.AGENT_RECONNECT_TIMEOUT,
+        check=check,
         detail={"disconnected_agent": conversation.primary_agent_id},
     )
 
@@ -360,22 +487,32 @@ def conversation_close_session(*, conversation: Conversation, agent: AbstractBas
     """The agent closes the conversation's session. Where it goes depends on state and kind:
     live chat Active → Open (ST-4), or Waiting when persistent (ST-24); messaging Active →
     Waiting (ST-5); a record with its case resolved → Closed (ST-6); Wrap-up → Closed (ST-8)."""
-    _require_primary(conversation, agent)
-    return _move(conversation, action=Action.CLOSE_SESSION, actor=agent)
+    return _move(conversation, action=Action.CLOSE_SESSION, actor=agent, check=_primary(agent))
 
 
 def conversation_inactivity_timeout(*, conversation: Conversation) -> ConversationEvent:
     """ST-9 (and the end of a persistent chat's period, ST-24): a Waiting conversation with
     no activity until its deadline is closed."""
-    if conversation.waiting_until is not None and timezone.now() < conversation.waiting_until:
-        raise ConversationError(_("The conversation has had activity within its inactivity timeout."))
-    return _move(conversation, action=Action.INACTIVITY_TIMEOUT)
+    return _move(
+        conversation,
+        action=Action.INACTIVITY_TIMEOUT,
+        check=_due("waiting_until", _("The conversation has had activity within its inactivity timeout.")),
+    )
+
+
+def conversation_wrap_up_block_expire(*, conversation: Conversation) -> ConversationEvent:
+    """ST-20: the workstream's wrap-up block of N minutes has run out; the agent's capacity is free."""
+    return _move(
+        conversation,
+        action=Action.WRAP_UP_BLOCK_EXPIRED,
+        check=_due("capacity_release_at", _("The wrap-up block has not run out yet.")),
+        changes={"capacity_units": 0, "capacity_release_at": None, "capacity_override": False},
+    )
 
 
 def conversation_resume(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
     """ST-10: the agent resumes a Waiting conversation from My work items."""
-    _require_primary(conversation, agent)
-    return _move(conversation, action=Action.RESUME, actor=agent)
+    return _move(conversation, action=Action.RESUME, actor=agent, check=_primary(agent))
 
 
 # --- transfers (ST-4, ST-22) --------------------------------------------------------------
@@ -385,15 +522,18 @@ def conversation_transfer_to_queue(
     *, conversation: Conversation, queue: Queue, actor: AbstractBaseUser
 ) -> ConversationEvent:
     """ST-4, ST-22: to another queue; the conversation is Open there and the agent's capacity freed."""
-    _require_primary_or_supervisor(conversation, actor)
-    if queue.pk == conversation.queue_id:
-        raise InvalidInput(_("The conversation is already in the queue %(queue)s.") % {"queue": queue})
+
+    def other_queue(conversation: Conversation, now: datetime) -> None:
+        if queue.pk == conversation.queue_id:
+            raise InvalidInput(_("The conversation is already in the queue %(queue)s.") % {"queue": queue})
+
     return _move(
         conversation,
         action=Action.TRANSFER_TO_QUEUE,
         actor=actor,
+        check=_all(_primary_or_supervisor(actor, switch="allow_transfer"), other_queue),
         changes={"queue": queue},
-        detail={"from_queue": conversation.queue_id, "to_queue": queue.pk},
+        detail={"from_queue": conversation.queue.name, "to_queue": queue.name},
     )
 
 
@@ -402,15 +542,17 @@ def conversation_transfer_to_agent(
 ) -> ConversationEvent:
     """ST-22: a voice call to another agent stays Active with them as primary; the first
     agent's capacity is released at once."""
-    _require_primary_or_supervisor(conversation, actor)
-    if to_agent.pk == conversation.primary_agent_id:
-        raise InvalidInput(_("The call is already with %(agent)s.") % {"agent": to_agent})
-    _require_eligible(conversation, to_agent)
+
+    def someone_else(conversation: Conversation, now: datetime) -> None:
+        if to_agent.pk == conversation.primary_agent_id:
+            raise InvalidInput(_("The call is already with %(agent)s.") % {"agent": to_agent})
+
     return _move(
         conversation,
         action=Action.TRANSFER_TO_AGENT,
         actor=actor,
         agent=to_agent,
+        check=_all(_primary_or_supervisor(actor, switch="allow_transfer"), someone_else, _eligible(to_agent)),
         detail={"from_agent": conversation.primary_agent_id},
     )
 
@@ -420,7 +562,6 @@ def conversation_transfer_to_external(
 ) -> ConversationEvent:
     """ST-22: a voice call to an external number stays Active with the external party as
     primary; the agent's capacity is released at once."""
-    _require_primary_or_supervisor(conversation, actor)
     number = number.strip()
     if not EXTERNAL_NUMBER.match(number):
         raise InvalidInput(_("“%(number)s” is not a phone number.") % {"number": number})
@@ -429,6 +570,7 @@ def conversation_transfer_to_external(
         action=Action.TRANSFER_TO_EXTERNAL,
         actor=actor,
         agent=None,
+        check=_primary_or_supervisor(actor, switch="allow_transfer"),
         changes={"external_party": number},
         detail={"from_agent": conversation.primary_agent_id, "number": number},
     )
@@ -446,7 +588,7 @@ def _same_customer(conversation: Conversation) -> Q:
     )
 
 
-def _check_message(*, conversation: Conversation, sender_role: SenderRole, sender, body: str) -> str:
+def _clean_body(body: str) -> str:
     body = body.strip()
     if not body:
         raise InvalidInput(_("A message cannot be empty."))
@@ -455,6 +597,10 @@ def _check_message(*, conversation: Conversation, sender_role: SenderRole, sende
             _("A message can be at most %(limit)s characters; this one has %(length)s.")
             % {"limit": MAX_MESSAGE_LENGTH, "length": len(body)}
         )
+    return body
+
+
+def _check_sender(conversation: Conversation, sender_role: SenderRole, sender: AbstractBaseUser | None) -> None:
     if sender_role == SenderRole.AGENT and (
         sender is None
         or (conversation.primary_agent_id != sender.pk and not conversation.consultants.filter(pk=sender.pk).exists())
@@ -464,7 +610,6 @@ def _check_message(*, conversation: Conversation, sender_role: SenderRole, sende
         _require_supervisor(sender)
     if conversation.state == State.CLOSED and sender_role != SenderRole.CUSTOMER:
         raise ConversationError(_("The conversation is Closed; nothing more can be written in it."))
-    return body
 
 
 def message_post(
@@ -479,29 +624,33 @@ def message_post(
     idempotency key returns the stored message instead of a second copy (CH-5).
 
     A customer writing to a Waiting conversation makes it Open again (ST-11); to a Closed
-    one starts a new conversation, because Closed is final (ST-12)."""
-    body = _check_message(conversation=conversation, sender_role=sender_role, sender=sender, body=body)
-    if idempotency_key and (stored := _stored_message(conversation, sender_role, idempotency_key)):
-        return stored
+    one starts a new conversation, because Closed is final (ST-12). Decided on the locked
+    row, so a message racing a state change lands in the state that change left."""
+    body = _clean_body(body)
     try:
         with transaction.atomic():
+            _lock(conversation)
+            if idempotency_key and (stored := _stored_message(conversation, sender_role, idempotency_key)):
+                return stored
+            _check_sender(conversation, sender_role, sender)
             if conversation.state == State.CLOSED:
-                conversation = _successor(conversation) or conversation
-            if conversation.state == State.CLOSED:
-                conversation = conversation_create(
+                conversation = _successor(conversation) or conversation_create(
                     workstream=conversation.workstream,
+                    context=conversation.context,
                     contact=conversation.contact,
                     visitor=conversation.visitor,
                     case=conversation.case,
                     detail={"follows": conversation.pk},
                 )
-            elif conversation.state == State.WAITING:
+            if conversation.state == State.WAITING:
                 if sender_role == SenderRole.CUSTOMER:
                     _move(conversation, action=Action.CUSTOMER_MESSAGE)
                 else:
-                    # Agent activity restarts the inactivity clock (ST-9).
+                    # Agent activity restarts the inactivity clock (ST-9); the version bump
+                    # makes a timer that read the old deadline lose its claim and re-check.
                     Conversation.objects.filter(pk=conversation.pk).update(
-                        waiting_until=timezone.now() + _waiting_period(conversation.workstream)
+                        waiting_until=timezone.now() + _waiting_period(conversation.workstream),
+                        version=F("version") + 1,
                     )
             Conversation.objects.filter(pk=conversation.pk).update(last_sequence=F("last_sequence") + 1)
             sequence = Conversation.objects.values_list("last_sequence", flat=True).get(pk=conversation.pk)
@@ -547,9 +696,12 @@ def _stored_message(conversation: Conversation, sender_role: SenderRole, idempot
 
 
 def case_resolve(*, case: Case, actor: AbstractBaseUser) -> Case:
-    """Resolve an active case, so that closing its session closes its record work item (ST-6)."""
+    """Resolve an active case, so that closing its session closes its record work item (ST-6).
+    Agents resolve the cases of conversations they hold; supervisors any case."""
     if not actor.has_perm("conversations.change_case"):
         raise NotPermitted(_("You may not resolve cases."))
+    if not is_supervisor(actor) and not Conversation.objects.filter(case=case, primary_agent=actor).exists():
+        raise NotPermitted(_("Only the agent working this case, or a supervisor, can resolve it."))
     if not Case.objects.filter(pk=case.pk, status=CaseStatus.ACTIVE).update(status=CaseStatus.RESOLVED):
         raise ConversationError(_("The case “%(title)s” is not active.") % {"title": case.title})
     case.status = CaseStatus.RESOLVED

@@ -14,15 +14,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .capacity import MAX_WRAP_UP_BLOCK_MINUTES, MIN_WRAP_UP_BLOCK_MINUTES, WrapUpBlock
+from .routing import KEYED_FIELDS, AssignmentMethod, ConditionField, ConditionOperator, PresenceBase
 from .states import CHANNEL_KIND, Action, Channel, Kind, State
-
-
-class PresenceBase(models.TextChoices):
-    AVAILABLE = "available", _("Available")
-    BUSY = "busy", _("Busy")
-    BUSY_DND = "busy_dnd", _("Busy – Do not disturb")
-    AWAY = "away", _("Away")
-    OFFLINE = "offline", _("Offline")
 
 
 class Presence(models.Model):
@@ -72,12 +65,6 @@ class Queue(models.Model):
 class Distribution(models.TextChoices):
     PUSH = "push", _("Push (offer to an agent)")
     PICK = "pick", _("Pick (agents pick from Open work items)")
-
-
-class AssignmentMethod(models.TextChoices):
-    HIGHEST_CAPACITY = "highest_capacity", _("Highest free capacity")
-    ROUND_ROBIN = "round_robin", _("Round robin")
-    LEAST_ACTIVE = "least_active", _("Least active")
 
 
 class Workstream(models.Model):
@@ -189,6 +176,30 @@ class AgentProfile(models.Model):
     )
     capacity = models.PositiveSmallIntegerField(_("capacity (units)"), default=30, validators=[MinValueValidator(1)])
     presence = models.ForeignKey(Presence, on_delete=models.PROTECT, related_name="+", verbose_name=_("presence"))
+    auto_busy = models.BooleanField(
+        _("busy when full"),
+        default=True,
+        help_text=_("Show Busy while capacity is full and go back to the earlier presence when it frees (PR-2)."),
+    )
+    presence_before_busy = models.ForeignKey(
+        Presence,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The presence to return to once capacity frees; set only while auto-busy."),
+    )
+    last_offered_at = models.DateTimeField(
+        _("last offered work"), null=True, blank=True, editable=False, help_text=_("Ties go to the longest idle.")
+    )
+    disconnected_at = models.DateTimeField(
+        _("last connection gone"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Set when the agent's last connection closed; empty while connected."),
+    )
 
     class Meta:
         verbose_name = _("agent profile")
@@ -310,10 +321,27 @@ class Conversation(models.Model):
     consultants = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="consulted_conversations", verbose_name=_("consultants")
     )
+    last_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("last agent"),
+        help_text=_("Who had it before it returned to a queue: offered first when the customer writes again (RT-5)."),
+    )
+    priority = models.SmallIntegerField(_("priority"), default=0, help_text=_("Higher is offered first."))
+    context = models.JSONField(
+        _("context"),
+        default=dict,
+        blank=True,
+        help_text=_("What routing reads: language, pre-chat answers, customer attributes."),
+    )
     external_party = models.CharField(
         _("external party"), max_length=32, blank=True, help_text=_("Number a voice call was transferred to.")
     )
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    offer_expires_at = models.DateTimeField(_("offer expires"), null=True, blank=True)
     capacity_units = models.PositiveSmallIntegerField(_("capacity units held"), default=0)
     capacity_release_at = models.DateTimeField(_("capacity released at"), null=True, blank=True)
     capacity_override = models.BooleanField(_("assigned over capacity"), default=False)
@@ -332,6 +360,7 @@ class Conversation(models.Model):
             ("supervise_conversation", _("Can supervise every conversation")),
         ]
         indexes = [
+            models.Index(fields=["state", "queue", "-priority", "created_at"], name="conversation_queue_order"),
             models.Index(fields=["state", "queue"]),
             models.Index(fields=["primary_agent", "state"]),
         ]
@@ -429,3 +458,88 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state or '∅'} → {self.to_state} ({self.action})"
+
+
+class RoutingRule(models.Model):
+    """Sends a new conversation of a workstream to a queue when all its conditions match (RT-1).
+    Rules are tried in order; a conversation no rule matches goes to the default queue."""
+
+    workstream = models.ForeignKey(Workstream, on_delete=models.CASCADE, related_name="routing_rules")
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    name = models.CharField(_("name"), max_length=100)
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="+", verbose_name=_("queue"))
+    priority = models.SmallIntegerField(_("priority"), default=0, help_text=_("Given to matching conversations."))
+
+    class Meta:
+        ordering = ["workstream", "order", "id"]
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingCondition(models.Model):
+    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="conditions")
+    field = models.CharField(_("field"), max_length=10, choices=ConditionField.choices)
+    key = models.CharField(
+        _("question or attribute"),
+        max_length=60,
+        blank=True,
+        help_text=_("For pre-chat answers and customer attributes."),
+    )
+    operator = models.CharField(
+        _("operator"), max_length=10, choices=ConditionOperator.choices, default=ConditionOperator.EQUALS
+    )
+    value = models.CharField(_("value"), max_length=200)
+
+    class Meta:
+        verbose_name = _("condition")
+        verbose_name_plural = _("conditions")
+
+    def __str__(self) -> str:
+        subject = f"{self.get_field_display()} {self.key}".strip()
+        return f"{subject} {self.get_operator_display()} {self.value}"
+
+    def clean(self) -> None:
+        keyed = self.field in KEYED_FIELDS
+        if keyed and not self.key:
+            raise ValidationError({"key": _("Name the pre-chat question or customer attribute to compare.")})
+        if not keyed and self.key:
+            raise ValidationError({"key": _("Only pre-chat answers and customer attributes take a name.")})
+
+
+class AgentConnection(models.Model):
+    """One open agent socket (one per browser tab), kept fresh by heartbeats so a process that
+    died without closing its sockets cannot keep an agent online."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_connections")
+    channel_name = models.CharField(max_length=200, unique=True)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "last_seen"])]
+
+
+class PresenceReason(models.TextChoices):
+    CHOSEN = "chosen", _("chosen")
+    CAPACITY_FULL = "capacity_full", _("capacity full")
+    CAPACITY_FREED = "capacity_freed", _("capacity freed")
+    DISCONNECTED = "disconnected", _("disconnected")
+
+
+class PresenceChange(models.Model):
+    """Every change of an agent's presence, with why (PR-2)."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence_changes")
+    presence = models.ForeignKey(Presence, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=20, choices=PresenceReason.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("time"))
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("presence change")
+        verbose_name_plural = _("presence changes")

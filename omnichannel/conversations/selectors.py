@@ -3,8 +3,9 @@ number of queries however many rows it shows."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from .models import Conversation, ConversationEvent
@@ -33,14 +34,22 @@ def capacity_in_use(*, agent_id: int, now: datetime, exclude_conversation_id: in
     return rows.aggregate(total=Sum("capacity_units"))["total"] or 0
 
 
+def connection_fresh_since(now: datetime) -> datetime:
+    """Connections heard from since then are alive; older ones belong to a dead process."""
+    return now - timedelta(seconds=settings.OMNICHANNEL["CONNECTION_STALE_SECONDS"])
+
+
 def conversations_visible_to(user) -> QuerySet[Conversation]:
-    """SEC-1: supervisors see every conversation; an agent sees their own and their queues'."""
+    """SEC-1: supervisors see every conversation; an agent sees their own (and those they
+    consult on) and the Open work waiting in their queues, not colleagues' conversations."""
     rows = Conversation.objects.all()
     if is_supervisor(user):
         return rows
     if not is_agent(user):
         return rows.none()
-    return rows.filter(Q(primary_agent=user) | Q(consultants=user) | Q(queue__members=user)).distinct()
+    return rows.filter(
+        Q(primary_agent=user) | Q(consultants=user) | Q(queue__members=user, state=State.OPEN)
+    ).distinct()
 
 
 def _with_display_joins(rows: QuerySet[Conversation]) -> QuerySet[Conversation]:

@@ -73,6 +73,7 @@ class Action(TextChoices):
     RESUME = "resume", _("resumed from My work items")
     INACTIVITY_TIMEOUT = "inactivity_timeout", _("closed after inactivity")
     CUSTOMER_MESSAGE = "customer_message", _("customer wrote again")
+    WRAP_UP_BLOCK_EXPIRED = "wrap_up_block_expired", _("wrap-up capacity block ran out")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Facts:
     state: State
     kind: Kind
     accepted: bool = False  # the primary agent accepted the offer
+    has_agent: bool = True  # an agent, not an external party, holds it (ST-22)
     persistent: bool = False  # the workstream uses persistent chat (ST-24)
     case_closed: bool = False  # the linked case is resolved or inactive (ST-6)
 
@@ -99,13 +101,38 @@ class Rule:
         return all(getattr(facts, name) is value for name, value in self.requires)
 
 
+# What each action is called when it is refused ("Cannot <verb>: ...").
+VERBS = {
+    Action.CREATE: _("create the conversation"),
+    Action.PICK: _("pick it"),
+    Action.OFFER: _("offer it"),
+    Action.ASSIGN: _("assign it"),
+    Action.ACCEPT: _("accept it"),
+    Action.REJECT: _("reject it"),
+    Action.OFFER_TIMEOUT: _("time out the offer"),
+    Action.AGENT_END: _("end it"),
+    Action.CUSTOMER_END: _("end it for the customer"),
+    Action.CUSTOMER_DISCONNECT: _("apply the customer's disconnection"),
+    Action.AGENT_RECONNECT_TIMEOUT: _("return it after the agent's disconnection"),
+    Action.RELEASE: _("release it to the queue"),
+    Action.TRANSFER_TO_QUEUE: _("transfer it to another queue"),
+    Action.TRANSFER_TO_AGENT: _("transfer it to another agent"),
+    Action.TRANSFER_TO_EXTERNAL: _("transfer it to an external number"),
+    Action.CLOSE_SESSION: _("close its session"),
+    Action.RESUME: _("resume it"),
+    Action.INACTIVITY_TIMEOUT: _("close it for inactivity"),
+    Action.CUSTOMER_MESSAGE: _("reopen it for the customer's message"),
+    Action.WRAP_UP_BLOCK_EXPIRED: _("release its wrap-up capacity block"),
+}
+
+
 class IllegalTransition(ConversationError):
-    """A move the table does not allow; the message names the state and the action."""
+    """A move the table does not allow; the message names the action and the state (ST-13)."""
 
     def __init__(self, *, state: State, action: Action, why: str = ""):
         self.state, self.action = State(state), Action(action)
-        message = _("Cannot apply “%(action)s” to a conversation in state %(state)s.") % {
-            "action": self.action.label,
+        message = _("Cannot %(verb)s: the conversation is %(state)s.") % {
+            "verb": VERBS[self.action],
             "state": self.state.label,
         }
         super().__init__(f"{message} {why}".strip())
@@ -114,9 +141,12 @@ class IllegalTransition(ConversationError):
 ALL = frozenset(Kind)
 CHANNELS = frozenset({Kind.LIVE_CHAT, Kind.MESSAGING, Kind.VOICE})
 CHAT = frozenset({Kind.LIVE_CHAT})
+# The customer can hang up a call as they can end a chat; SMS and WhatsApp have no "end".
+SYNCHRONOUS = frozenset({Kind.LIVE_CHAT, Kind.VOICE})
+VOICE = frozenset({Kind.VOICE})
 ASYNC = frozenset({Kind.MESSAGING, Kind.LIVE_CHAT})  # live chat only reaches Waiting when persistent
 NOT_ACCEPTED = (("accepted", False),)
-ACCEPTED = (("accepted", True),)
+ACCEPTED = (("accepted", True), ("has_agent", True))
 
 S = State
 A = Action
@@ -127,32 +157,37 @@ RULES: tuple[Rule, ...] = (
     Rule("ST-1", A.ACCEPT, S.ACTIVE, S.ACTIVE, ALL, NOT_ACCEPTED),
     Rule("RT-3", A.REJECT, S.ACTIVE, S.OPEN, ALL, NOT_ACCEPTED),
     Rule("RT-3", A.OFFER_TIMEOUT, S.ACTIVE, S.OPEN, ALL, NOT_ACCEPTED),
-    Rule("ST-2", A.CUSTOMER_END, S.OPEN, S.CLOSED, CHAT),
-    Rule("ST-2", A.CUSTOMER_DISCONNECT, S.OPEN, S.CLOSED, CHAT),
-    Rule("ST-7", A.CUSTOMER_END, S.ACTIVE, S.CLOSED, CHAT, NOT_ACCEPTED),
-    Rule("ST-7", A.CUSTOMER_DISCONNECT, S.ACTIVE, S.CLOSED, CHAT, NOT_ACCEPTED),
+    Rule("ST-2", A.CUSTOMER_END, S.OPEN, S.CLOSED, SYNCHRONOUS),
+    Rule("ST-2", A.CUSTOMER_DISCONNECT, S.OPEN, S.CLOSED, SYNCHRONOUS),
+    Rule("ST-7", A.CUSTOMER_END, S.ACTIVE, S.CLOSED, SYNCHRONOUS, NOT_ACCEPTED),
+    Rule("ST-7", A.CUSTOMER_DISCONNECT, S.ACTIVE, S.CLOSED, SYNCHRONOUS, NOT_ACCEPTED),
     Rule("ST-3", A.AGENT_END, S.ACTIVE, S.WRAP_UP, CHANNELS, ACCEPTED),
-    Rule("ST-3", A.CUSTOMER_END, S.ACTIVE, S.WRAP_UP, CHAT, ACCEPTED),
-    Rule("ST-21", A.CUSTOMER_DISCONNECT, S.ACTIVE, S.WRAP_UP, CHAT, ACCEPTED),
+    Rule("ST-3", A.CUSTOMER_END, S.ACTIVE, S.WRAP_UP, SYNCHRONOUS, ACCEPTED),
+    Rule("ST-21", A.CUSTOMER_DISCONNECT, S.ACTIVE, S.WRAP_UP, SYNCHRONOUS, ACCEPTED),
+    # A call handed to an external number has no agent to wrap it up: it ends Closed.
+    Rule("ST-22", A.CUSTOMER_END, S.ACTIVE, S.CLOSED, VOICE, (("accepted", True), ("has_agent", False))),
+    Rule("ST-22", A.CUSTOMER_DISCONNECT, S.ACTIVE, S.CLOSED, VOICE, (("accepted", True), ("has_agent", False))),
     Rule("ST-4", A.AGENT_RECONNECT_TIMEOUT, S.ACTIVE, S.OPEN, CHANNELS),
     Rule("ST-4", A.RELEASE, S.ACTIVE, S.OPEN, CHANNELS, ACCEPTED),
     Rule("ST-4", A.TRANSFER_TO_QUEUE, S.ACTIVE, S.OPEN, CHANNELS, ACCEPTED),
     Rule("ST-4", A.CLOSE_SESSION, S.ACTIVE, S.OPEN, CHAT, (("accepted", True), ("persistent", False))),
     Rule("ST-24", A.CLOSE_SESSION, S.ACTIVE, S.WAITING, CHAT, (("accepted", True), ("persistent", True))),
     Rule("ST-5", A.CLOSE_SESSION, S.ACTIVE, S.WAITING, frozenset({Kind.MESSAGING}), ACCEPTED),
-    Rule("ST-6", A.CLOSE_SESSION, S.ACTIVE, S.CLOSED, frozenset({Kind.RECORD}), (("case_closed", True),)),
+    Rule("ST-6", A.CLOSE_SESSION, S.ACTIVE, S.CLOSED, frozenset({Kind.RECORD}), (*ACCEPTED, ("case_closed", True))),
     Rule("ST-8", A.CLOSE_SESSION, S.WRAP_UP, S.CLOSED, CHANNELS),
     Rule("ST-9", A.INACTIVITY_TIMEOUT, S.WAITING, S.CLOSED, ASYNC),
     Rule("ST-10", A.RESUME, S.WAITING, S.ACTIVE, ASYNC),
     Rule("ST-11", A.CUSTOMER_MESSAGE, S.WAITING, S.OPEN, ASYNC),
-    Rule("ST-22", A.TRANSFER_TO_AGENT, S.ACTIVE, S.ACTIVE, frozenset({Kind.VOICE}), ACCEPTED),
-    Rule("ST-22", A.TRANSFER_TO_EXTERNAL, S.ACTIVE, S.ACTIVE, frozenset({Kind.VOICE}), ACCEPTED),
+    Rule("ST-20", A.WRAP_UP_BLOCK_EXPIRED, S.WRAP_UP, S.WRAP_UP, CHANNELS),
+    Rule("ST-22", A.TRANSFER_TO_AGENT, S.ACTIVE, S.ACTIVE, VOICE, ACCEPTED),
+    Rule("ST-22", A.TRANSFER_TO_EXTERNAL, S.ACTIVE, S.ACTIVE, VOICE, ACCEPTED),
 )
 
 # Why a rule that matches state, action and kind still refuses (ST-13 names the reason).
 UNMET = {
     ("accepted", True): _("The agent has not accepted the offer yet."),
     ("accepted", False): _("The agent has already accepted it."),
+    ("has_agent", True): _("An external party holds the call."),
     ("case_closed", True): _("Resolve or deactivate the case first."),
 }
 

@@ -33,11 +33,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def daphne_server(*, database: str, env: dict[str, str] | None = None, timeout: float = 30) -> Iterator[str]:
-    """Start `daphne omnichannel.asgi:application` on a free port; yield its base URL."""
+def daphne_server(
+    *, database: str, env: dict[str, str] | None = None, worker: bool = True, timeout: float = 30
+) -> Iterator[str]:
+    """Start `manage.py serve` (daphne, with the in-process worker unless told not to) on a
+    free port; yield its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "omnichannel.asgi:application"],
+        [sys.executable, "manage.py", "serve", "--port", str(port), *([] if worker else ["--no-worker"])],
         cwd=settings.BASE_DIR,
         env={**os.environ, "DATABASE_URL": database, **(env or {})},
     )

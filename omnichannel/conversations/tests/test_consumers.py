@@ -49,14 +49,21 @@ def test_socket_refuses_anonymous_and_outsiders(open_chat, make_agent, other_que
     async_to_sync(scenario)()
 
 
-def test_socket_checks_the_origin(open_chat, agent):
-    """SEC-1: a websocket from a foreign origin is refused before anything else."""
+def test_socket_checks_the_origin(open_chat, agent, client):
+    """SEC-1: a signed-in user's websocket from this site's origin is accepted; the same
+    session from a foreign origin is refused."""
+    client.force_login(agent)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
 
-    async def scenario():
+    async def connect_from(origin: bytes) -> bool:
         communicator = WebsocketCommunicator(
-            application, f"/ws/conversations/{open_chat.pk}/", headers=[(b"origin", b"https://evil.example")]
+            application,
+            f"/ws/conversations/{open_chat.pk}/",
+            headers=[(b"origin", origin), (b"host", b"127.0.0.1"), (b"cookie", cookie)],
         )
         connected, _ = await communicator.connect()
-        assert not connected
+        await communicator.disconnect()
+        return connected
 
-    async_to_sync(scenario)()
+    assert async_to_sync(connect_from)(b"http://127.0.0.1")
+    assert not async_to_sync(connect_from)(b"https://evil.example")

@@ -49,6 +49,12 @@ def test_agent_sees_only_their_queues_conversations(client, agent, make_agent, o
     assert client.get(reverse("conversations:detail", args=[open_chat.pk])).status_code == 200
 
 
+def test_agent_cannot_see_a_colleagues_active_conversation(client, active_chat, other_agent):
+    """SEC-1: a colleague in the same queue sees Open work to pick, not someone's ongoing chat."""
+    client.force_login(other_agent)
+    assert client.get(reverse("conversations:detail", args=[active_chat.pk])).status_code == 404
+
+
 def test_agent_home_lists_my_work_items_and_capacity(client, agent, active_chat):
     """SES-2 groundwork: the agent's home shows their work items and capacity in use."""
     client.force_login(agent)

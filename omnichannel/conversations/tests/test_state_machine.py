@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -187,6 +187,7 @@ class ConversationMachine(RuleBasedStateMachine):
             Action.CUSTOMER_MESSAGE: lambda: actions.message_post(
                 conversation=conversation, sender_role=SenderRole.CUSTOMER, body="back again"
             ),
+            Action.WRAP_UP_BLOCK_EXPIRED: lambda: actions.conversation_wrap_up_block_expire(conversation=conversation),
         }
         self._attempt(conversation, calls[action])
 
@@ -246,7 +247,9 @@ class ConversationMachine(RuleBasedStateMachine):
             state_changed_at=F("state_changed_at") - delta,
             capacity_release_at=F("capacity_release_at") - delta,
             waiting_until=F("waiting_until") - delta,
+            offer_expires_at=F("offer_expires_at") - delta,
         )
+        AgentProfile.objects.filter(disconnected_at__isnull=False).update(disconnected_at=F("disconnected_at") - delta)
 
     @invariant()
     def closed_is_final(self):
@@ -266,13 +269,14 @@ class ConversationMachine(RuleBasedStateMachine):
 
     @invariant()
     def capacity_within_limits(self):
+        """Without overrides an agent is never over capacity; overridden units are the only excess."""
         now = timezone.now()
         for agent in [*self.agents, self.supervisor]:
             used = capacity_in_use(agent_id=agent.pk, now=now)
             assert used >= 0
             overridden = Conversation.objects.filter(holding_capacity(now), primary_agent=agent, capacity_override=True)
-            if not overridden.exists():
-                assert used <= agent.agent_profile.capacity
+            excess = overridden.aggregate(units=Sum("capacity_units"))["units"] or 0
+            assert used - excess <= agent.agent_profile.capacity
 
     @invariant()
     def events_replay_to_current_state(self):

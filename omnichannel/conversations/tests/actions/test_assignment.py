@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from omnichannel.conversations import actions
-from omnichannel.conversations.errors import NotPermitted
-from omnichannel.conversations.models import Conversation, PresenceBase
+from omnichannel.conversations.errors import ConversationError, NotPermitted
+from omnichannel.conversations.models import Conversation, PresenceBase, Workstream
 from omnichannel.conversations.states import State
 
 
@@ -24,8 +24,10 @@ def test_agent_pick_moves_open_to_active(open_chat, agent):
 def test_distribution_offer_then_accept(open_chat, agent):
     """ST-1: distribution assigns (pushes) the conversation; it is Active, reserved, until accepted."""
     actions.conversation_offer(conversation=open_chat, agent=agent)
+    open_chat.refresh_from_db()
     assert (open_chat.state, open_chat.accepted_at) == (State.ACTIVE, None)
     assert open_chat.capacity_units == 10
+    assert open_chat.offer_expires_at is not None
     actions.conversation_accept(conversation=open_chat, agent=agent)
     open_chat.refresh_from_db()
     assert open_chat.accepted_at is not None
@@ -45,10 +47,11 @@ def test_offer_expires_only_after_the_timeout(open_chat, agent):
     actions.conversation_offer(conversation=open_chat, agent=agent)
     with pytest.raises(Exception, match="not timed out"):
         actions.conversation_offer_expire(conversation=open_chat)
-    Conversation.objects.filter(pk=open_chat.pk).update(state_changed_at=timezone.now() - timedelta(minutes=5))
-    open_chat.refresh_from_db()
+    Conversation.objects.filter(pk=open_chat.pk).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
     actions.conversation_offer_expire(conversation=open_chat)
-    assert open_chat.state == State.OPEN
+    open_chat.refresh_from_db()
+    assert (open_chat.state, open_chat.primary_agent, open_chat.capacity_units) == (State.OPEN, None, 0)
+    assert open_chat.events.last().detail["declined_by"] == agent.pk
 
 
 def test_only_the_offered_agent_accepts(open_chat, agent, other_agent):
@@ -56,6 +59,8 @@ def test_only_the_offered_agent_accepts(open_chat, agent, other_agent):
     actions.conversation_offer(conversation=open_chat, agent=agent)
     with pytest.raises(NotPermitted):
         actions.conversation_accept(conversation=open_chat, agent=other_agent)
+    open_chat.refresh_from_db()
+    assert (open_chat.primary_agent, open_chat.accepted_at, open_chat.events.count()) == (agent, None, 2)
 
 
 def test_pick_requires_queue_membership_and_allowed_presence(open_chat, make_agent, other_queue):
@@ -83,3 +88,33 @@ def test_only_supervisors_override(open_chat, agent, other_agent):
     """SUP-5: an agent cannot assign with an override."""
     with pytest.raises(NotPermitted, match="Only a supervisor"):
         actions.conversation_assign(conversation=open_chat, agent=other_agent, actor=agent, override=True)
+    open_chat.refresh_from_db()
+    assert (open_chat.state, open_chat.events.count()) == (State.OPEN, 1)
+
+
+def test_override_does_not_bypass_queue_membership(open_chat, make_agent, other_queue, supervisor):
+    """SUP-5: presence and capacity may be overridden; membership of the queue may not."""
+    outsider = make_agent(queues=[other_queue])
+    with pytest.raises(NotPermitted, match="not a member of the queue"):
+        actions.conversation_assign(conversation=open_chat, agent=outsider, actor=supervisor, override=True)
+
+
+def test_assign_respects_the_workstream_switch(open_chat, agent, supervisor):
+    """SUP-2: where the workstream disables Assign, supervisors cannot assign."""
+    Workstream.objects.filter(pk=open_chat.workstream_id).update(allow_assign=False)
+    with pytest.raises(NotPermitted, match="does not let supervisors assign"):
+        actions.conversation_assign(conversation=open_chat, agent=agent, actor=supervisor)
+
+
+def test_stale_timer_cannot_expire_a_newer_offer(open_chat, agent, other_agent):
+    """RT-3, RT-6: a timer holding an old copy re-checks the fresh row and leaves a new offer alone."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    stale = Conversation.objects.get(pk=open_chat.pk)
+    Conversation.objects.filter(pk=open_chat.pk).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
+    actions.conversation_offer_expire(conversation=Conversation.objects.get(pk=open_chat.pk))
+    actions.conversation_offer(conversation=open_chat, agent=other_agent)
+    stale.offer_expires_at = timezone.now() - timedelta(minutes=1)
+    with pytest.raises(ConversationError, match="not timed out"):
+        actions.conversation_offer_expire(conversation=stale)
+    open_chat.refresh_from_db()
+    assert (open_chat.state, open_chat.primary_agent) == (State.ACTIVE, other_agent)

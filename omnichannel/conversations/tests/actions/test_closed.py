@@ -3,7 +3,7 @@
 import pytest
 
 from omnichannel.conversations import actions
-from omnichannel.conversations.errors import ConversationError
+from omnichannel.conversations.errors import ConversationError, NotPermitted
 from omnichannel.conversations.models import Conversation, ConversationEvent, SenderRole
 from omnichannel.conversations.states import IllegalTransition, State
 
@@ -13,26 +13,33 @@ def snapshot(conversation):
     return row, ConversationEvent.objects.filter(conversation=conversation).count()
 
 
-def test_closed_is_final_and_a_new_message_starts_a_new_conversation(open_chat, agent, other_queue):
-    """ST-12: nothing reopens a Closed conversation; the customer's next message starts a new one."""
-    actions.conversation_customer_end(conversation=open_chat)
+def test_closed_is_final_and_a_new_message_starts_a_new_conversation(active_chat, agent, supervisor, other_queue):
+    """ST-12: nothing reopens a Closed conversation, even for its own agent or a supervisor;
+    the customer's next message starts a new one."""
+    open_chat = active_chat
+    actions.conversation_end(conversation=open_chat, agent=agent)
+    actions.conversation_close_session(conversation=open_chat, agent=agent)
     before = snapshot(open_chat)
     for attempt in (
         lambda: actions.conversation_pick(conversation=open_chat, agent=agent),
         lambda: actions.conversation_resume(conversation=open_chat, agent=agent),
-        lambda: actions.conversation_transfer_to_queue(conversation=open_chat, queue=other_queue, actor=agent),
+        lambda: actions.conversation_close_session(conversation=open_chat, agent=agent),
+        lambda: actions.conversation_transfer_to_queue(conversation=open_chat, queue=other_queue, actor=supervisor),
+        lambda: actions.conversation_assign(conversation=open_chat, agent=agent, actor=supervisor, override=True),
         lambda: actions.conversation_customer_end(conversation=open_chat),
         lambda: actions.conversation_inactivity_timeout(conversation=open_chat),
     ):
-        with pytest.raises(ConversationError):
+        with pytest.raises(IllegalTransition, match="Closed conversations are final"):
             attempt()
+    with pytest.raises(ConversationError, match="Closed"):
+        actions.message_post(conversation=open_chat, sender_role=SenderRole.AGENT, sender=agent, body="late")
     assert snapshot(open_chat) == before
 
     message = actions.message_post(conversation=open_chat, sender_role=SenderRole.CUSTOMER, body="Hello again")
     assert message.conversation_id != open_chat.pk
     assert message.conversation.state == State.OPEN
     assert message.conversation.visitor_id == open_chat.visitor_id
-    assert message.conversation.events.get().detail == {"follows": open_chat.pk}
+    assert message.conversation.events.get().detail["follows"] == open_chat.pk
     # Later messages to the Closed one continue the conversation it started, not a third one.
     follow_up = actions.message_post(conversation=open_chat, sender_role=SenderRole.CUSTOMER, body="Anyone?")
     assert follow_up.conversation_id == message.conversation_id
@@ -45,13 +52,26 @@ def test_closed_is_final_and_a_new_message_starts_a_new_conversation(open_chat, 
     assert again.pk == keyed.pk
 
 
-def test_illegal_move_is_refused_with_state_and_action_and_changes_nothing(active_chat, agent):
-    """ST-13: resuming an Active conversation is refused; the message names both; nothing changes."""
+def test_illegal_move_is_refused_with_state_and_action_and_changes_nothing(active_chat, agent, other_agent):
+    """ST-13: resuming an Active conversation is refused, whoever asks; the message names the
+    action and the state; nothing changes."""
     before = snapshot(active_chat)
-    with pytest.raises(IllegalTransition) as refused:
-        actions.conversation_resume(conversation=active_chat, agent=agent)
-    assert "Active" in str(refused.value) and "resumed from My work items" in str(refused.value)
+    for who in (agent, other_agent):
+        with pytest.raises(IllegalTransition) as refused:
+            actions.conversation_resume(conversation=active_chat, agent=who)
+        assert str(refused.value) == "Cannot resume it: the conversation is Active."
     assert snapshot(active_chat) == before
+
+
+def test_stale_tab_cannot_close_a_colleagues_session(active_chat, agent, other_agent):
+    """RT-6: agent A released the chat and B picked it; A's old tab closing the session is refused."""
+    stale = Conversation.objects.get(pk=active_chat.pk)
+    actions.conversation_release(conversation=active_chat, agent=agent)
+    actions.conversation_pick(conversation=active_chat, agent=other_agent)
+    with pytest.raises(NotPermitted):
+        actions.conversation_close_session(conversation=stale, agent=agent)
+    active_chat.refresh_from_db()
+    assert (active_chat.state, active_chat.primary_agent) == (State.ACTIVE, other_agent)
 
 
 def test_illegal_move_after_a_race_names_the_state_found(open_chat, agent, other_agent):

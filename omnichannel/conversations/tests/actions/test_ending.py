@@ -14,6 +14,7 @@ def test_customer_ends_before_assignment_closes_it(open_chat):
 def test_customer_disconnects_before_assignment_closes_it(open_chat):
     """ST-2: the customer disconnects while Open: Closed."""
     actions.conversation_customer_disconnect(conversation=open_chat)
+    open_chat.refresh_from_db()
     assert open_chat.state == State.CLOSED
 
 
@@ -28,6 +29,7 @@ def test_agent_end_moves_active_to_wrap_up(active_chat, agent):
 def test_customer_end_moves_active_to_wrap_up(active_chat):
     """ST-3: the customer selects End in the widget: Wrap-up."""
     actions.conversation_customer_end(conversation=active_chat)
+    active_chat.refresh_from_db()
     assert active_chat.state == State.WRAP_UP
 
 

@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
 from django.urls import reverse
 
 from omnichannel.conversations import actions, groups
 from omnichannel.conversations.models import ConversationEvent
+from omnichannel.conversations.states import IllegalTransition
 
 
 def test_every_transition_writes_an_event_with_from_to_reason_actor_time(active_chat, agent):
@@ -49,9 +51,6 @@ def test_push_is_sent_only_after_commit(open_chat, agent, django_capture_on_comm
 
 def test_refused_move_pushes_nothing(active_chat, agent, django_capture_on_commit_callbacks):
     """ST-13, ST-23: a refusal writes no event and schedules no push."""
-    with django_capture_on_commit_callbacks() as callbacks:
-        try:
-            actions.conversation_resume(conversation=active_chat, agent=agent)
-        except Exception:
-            pass
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(IllegalTransition):
+        actions.conversation_resume(conversation=active_chat, agent=agent)
     assert callbacks == []

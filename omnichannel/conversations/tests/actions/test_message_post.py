@@ -41,6 +41,7 @@ def test_only_the_conversations_agents_write_as_agent(active_chat, other_agent):
     """SEC-1: an agent who is not on the conversation cannot write in it."""
     with pytest.raises(NotPermitted):
         actions.message_post(conversation=active_chat, sender_role=SenderRole.AGENT, sender=other_agent, body="hi")
+    assert Message.objects.count() == 0
 
 
 def test_agents_cannot_write_in_a_closed_conversation(active_chat, agent):

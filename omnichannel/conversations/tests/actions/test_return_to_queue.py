@@ -1,10 +1,13 @@
 """Active → Open (ST-4): the conversation returns to a queue and frees the agent's capacity."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
-from omnichannel.conversations import actions
-from omnichannel.conversations.errors import InvalidInput
+from omnichannel.conversations import actions, agents
+from omnichannel.conversations.errors import ConversationError, InvalidInput
+from omnichannel.conversations.models import AgentProfile
 from omnichannel.conversations.selectors import capacity_in_use
 from omnichannel.conversations.states import State
 
@@ -20,7 +23,15 @@ def assert_back_in_queue(conversation, agent, queue=None):
 
 
 def test_agent_reconnect_timeout_returns_it_to_open(active_chat, agent):
-    """ST-4: the agent disconnected and did not reconnect within the timeout."""
+    """ST-4: the agent disconnected and did not reconnect within the workstream's timeout."""
+    agents.agent_connect(agent=agent, channel_name="tab-1")
+    with pytest.raises(ConversationError, match="may still reconnect"):
+        actions.conversation_agent_reconnect_timeout(conversation=active_chat)
+    agents.agent_disconnect(channel_name="tab-1")
+    with pytest.raises(ConversationError, match="may still reconnect"):
+        actions.conversation_agent_reconnect_timeout(conversation=active_chat)
+    timeout = timedelta(seconds=active_chat.workstream.agent_reconnect_timeout_seconds)
+    AgentProfile.objects.filter(user=agent).update(disconnected_at=timezone.now() - timeout)
     actions.conversation_agent_reconnect_timeout(conversation=active_chat)
     assert_back_in_queue(active_chat, agent)
     assert active_chat.events.last().detail["disconnected_agent"] == agent.pk

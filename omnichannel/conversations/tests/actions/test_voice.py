@@ -6,7 +6,7 @@ from django.utils import timezone
 from omnichannel.conversations import actions
 from omnichannel.conversations.errors import InvalidInput
 from omnichannel.conversations.selectors import capacity_in_use
-from omnichannel.conversations.states import Channel, State
+from omnichannel.conversations.states import Channel, IllegalTransition, State
 
 
 @pytest.fixture
@@ -50,3 +50,13 @@ def test_transfer_to_another_queue_opens_it(call, agent, other_queue):
     actions.conversation_transfer_to_queue(conversation=call, queue=other_queue, actor=agent)
     call.refresh_from_db()
     assert (call.state, call.queue, used(agent)) == (State.OPEN, other_queue, 0)
+
+
+def test_call_with_an_external_party_closes_when_it_ends(call, agent):
+    """ST-22: no agent holds the call any more, so when it ends it is Closed, not left in Wrap-up."""
+    actions.conversation_transfer_to_external(conversation=call, number="+4570123456", actor=agent)
+    with pytest.raises(IllegalTransition, match="An external party holds the call"):
+        actions.conversation_end(conversation=call, agent=agent)
+    actions.conversation_customer_end(conversation=call)
+    call.refresh_from_db()
+    assert call.state == State.CLOSED

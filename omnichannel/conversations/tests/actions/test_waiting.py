@@ -35,6 +35,7 @@ def test_inactivity_timeout_closes_waiting(waiting_sms):
     Conversation.objects.filter(pk=waiting_sms.pk).update(waiting_until=timezone.now() - timedelta(seconds=1))
     waiting_sms.refresh_from_db()
     actions.conversation_inactivity_timeout(conversation=waiting_sms)
+    waiting_sms.refresh_from_db()
     assert waiting_sms.state == State.CLOSED
 
 
@@ -44,6 +45,27 @@ def test_agent_activity_restarts_the_inactivity_clock(waiting_sms, agent):
     actions.message_post(conversation=waiting_sms, sender_role=SenderRole.AGENT, sender=agent, body="Any news?")
     waiting_sms.refresh_from_db()
     assert waiting_sms.waiting_until > timezone.now() + timedelta(minutes=10)
+
+
+def test_timer_with_an_old_deadline_loses_to_agent_activity(waiting_sms, agent):
+    """ST-9: a timer that read the deadline before the agent wrote re-checks it and does not close."""
+    Conversation.objects.filter(pk=waiting_sms.pk).update(waiting_until=timezone.now() - timedelta(seconds=1))
+    stale = Conversation.objects.get(pk=waiting_sms.pk)
+    actions.message_post(conversation=waiting_sms, sender_role=SenderRole.AGENT, sender=agent, body="Still there?")
+    with pytest.raises(ConversationError, match="activity within"):
+        actions.conversation_inactivity_timeout(conversation=stale)
+    waiting_sms.refresh_from_db()
+    assert waiting_sms.state == State.WAITING
+
+
+def test_customer_message_racing_a_session_close_reopens_it(active_sms, agent):
+    """ST-11: a message sent from a copy that still says Active lands after the close and reopens it."""
+    stale = Conversation.objects.get(pk=active_sms.pk)
+    actions.conversation_close_session(conversation=active_sms, agent=agent)
+    actions.message_post(conversation=stale, sender_role=SenderRole.CUSTOMER, body="One more thing")
+    active_sms.refresh_from_db()
+    assert active_sms.state == State.OPEN
+    assert active_sms.last_agent == agent
 
 
 def test_agent_resumes_waiting_from_my_work_items(waiting_sms, agent):

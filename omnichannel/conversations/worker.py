@@ -1,0 +1,112 @@
+"""The background worker: applies every deadline, then distributes waiting work.
+
+Deadlines live in the database (offer expiry, waiting_until, capacity_release_at, agents'
+disconnected_at), so any worker can apply any of them, and one that dies loses nothing.
+Each is applied through its action, whose conditional update on the row's version lets
+exactly one of several concurrent workers win; the others' refusals are expected and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from . import actions, agents
+from .distribution import distribute
+from .errors import ConversationError
+from .models import AgentConnection, AgentProfile, Conversation, PresenceBase
+from .selectors import connection_fresh_since
+from .states import State
+
+logger = logging.getLogger(__name__)
+BATCH = 500
+
+
+def _apply(rows: Iterable[Conversation], action: Callable[..., object]) -> int:
+    applied = 0
+    for conversation in rows:
+        try:
+            action(conversation=conversation)
+            applied += 1
+        except ConversationError:
+            pass  # another worker, or the agent, got there first
+    return applied
+
+
+def _due(rows: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    return rows.select_related("workstream", "case", "primary_agent")[:BATCH]
+
+
+def expire_offers(now: datetime) -> int:
+    """RT-3: offers nobody accepted in time go back to Open, to be offered to the next agent."""
+    rows = Conversation.objects.filter(state=State.ACTIVE, accepted_at__isnull=True, offer_expires_at__lte=now)
+    return _apply(_due(rows), actions.conversation_offer_expire)
+
+
+def close_inactive_waiting(now: datetime) -> int:
+    """ST-9, ST-24: Waiting past its inactivity timeout (or a persistent chat's period) closes."""
+    rows = Conversation.objects.filter(state=State.WAITING, waiting_until__lte=now)
+    return _apply(_due(rows), actions.conversation_inactivity_timeout)
+
+
+def release_wrap_up_blocks(now: datetime) -> int:
+    """ST-20: a timed wrap-up block ran out; record it and let the agent's presence follow."""
+    rows = Conversation.objects.filter(state=State.WRAP_UP, capacity_units__gt=0, capacity_release_at__lte=now)
+    return _apply(_due(rows), actions.conversation_wrap_up_block_expire)
+
+
+def drop_stale_connections(now: datetime) -> int:
+    """Sockets of a process that died stop heartbeating; count them as closed when last heard."""
+    stale = list(AgentConnection.objects.filter(last_seen__lt=connection_fresh_since(now))[:BATCH])
+    for connection in stale:
+        agents.agent_disconnect(channel_name=connection.channel_name, at=connection.last_seen)
+    return len(stale)
+
+
+def return_work_of_disconnected_agents(now: datetime) -> int:
+    """ST-4: Active work of an agent gone longer than its workstream's reconnect timeout goes back to Open."""
+    rows = Conversation.objects.filter(
+        state=State.ACTIVE, primary_agent__agent_profile__disconnected_at__isnull=False
+    ).select_related("workstream", "primary_agent__agent_profile")
+    due = [
+        c
+        for c in rows[:BATCH]
+        if now
+        >= c.primary_agent.agent_profile.disconnected_at
+        + timedelta(seconds=c.workstream.agent_reconnect_timeout_seconds)
+    ]
+    return _apply(due, actions.conversation_agent_reconnect_timeout)
+
+
+def set_gone_agents_offline(now: datetime) -> int:
+    """PR-2: Offline once the agent's last connection has been gone past the timeout."""
+    limit = now - timedelta(seconds=settings.OMNICHANNEL["OFFLINE_AFTER_SECONDS"])
+    profiles = AgentProfile.objects.filter(disconnected_at__lte=limit).exclude(presence__base=PresenceBase.OFFLINE)
+    return sum(agents.agent_go_offline(profile=p, now=now) for p in profiles[:BATCH])
+
+
+STEPS = [
+    expire_offers,
+    close_inactive_waiting,
+    release_wrap_up_blocks,
+    drop_stale_connections,
+    return_work_of_disconnected_agents,
+    set_gone_agents_offline,
+]
+
+
+def tick() -> dict[str, int]:
+    """One pass over every deadline, then one distribution round. Never raises: one failing
+    step is logged and the others still run."""
+    done: dict[str, int] = {}
+    for step in [*STEPS, distribute]:
+        try:
+            done[step.__name__] = step(timezone.now()) if step is not distribute else distribute()
+        except Exception:
+            logger.exception("worker step %s failed", step.__name__)
+    return done
