@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "omnichannel.conversations.context_processors.navigation",
+                "sessions_app.context_processors.agent_bar",
             ],
         },
     },

@@ -1,24 +1,112 @@
-"""The agent workspace's Home session: the agent dashboard (SES-1, SES-2)."""
+"""The agent workspace's Home session (SES-1, SES-2) and the agent's own actions on work items:
+accept or reject an offer (RT-3), pick from Open work items (RT-4), set presence (PR-1)."""
 
+from collections.abc import Callable
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from omnichannel.conversations.models import AgentProfile
-from omnichannel.conversations.selectors import capacity_in_use, my_work_items
+from omnichannel.conversations import actions, agents
+from omnichannel.conversations.errors import ConversationError
+from omnichannel.conversations.models import AgentProfile, Conversation, Presence
+from omnichannel.conversations.selectors import capacity_in_use, my_work_items, open_work_items
+
+from .context_processors import agent_bar_context
+
+agent_required = permission_required("conversations.work_conversation", raise_exception=True)
+
+
+def home_context(user) -> dict:
+    """What the Home session shows; the agent socket re-renders the same partials."""
+    profile = AgentProfile.objects.filter(user=user).first()
+    return {
+        "capacity_in_use": capacity_in_use(agent_id=user.pk, now=timezone.now()),
+        "capacity": profile.capacity if profile else 0,
+        "my_work_items": my_work_items(user),
+        "open_work_items": open_work_items(user),
+    }
 
 
 @login_required
-@permission_required("conversations.work_conversation", raise_exception=True)
+@agent_required
 def agent_home(request: HttpRequest) -> HttpResponse:
-    profile = AgentProfile.objects.select_related("presence").filter(user=request.user).first()
-    return render(
+    return render(request, "sessions_app/home.html", home_context(request.user))
+
+
+def _act(request: HttpRequest, act: Callable[[], object], success: str) -> HttpResponse:
+    """Run one action; a refusal is shown to the agent with its reason and changes nothing."""
+    try:
+        act()
+    except ConversationError as refused:
+        messages.error(request, str(refused))
+        return redirect("sessions_app:home")
+    return redirect(success)
+
+
+def _conversation(pk: int) -> Conversation:
+    return get_object_or_404(Conversation.objects.select_related("workstream", "queue"), pk=pk)
+
+
+@require_POST
+@login_required
+@agent_required
+def accept(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(pk)
+    return _act(
         request,
-        "sessions_app/home.html",
-        {
-            "profile": profile,
-            "capacity_in_use": capacity_in_use(agent_id=request.user.pk, now=timezone.now()),
-            "my_work_items": my_work_items(request.user),
-        },
+        lambda: actions.conversation_accept(conversation=conversation, agent=request.user),
+        f"/conversations/{pk}/",
     )
+
+
+@require_POST
+@login_required
+@agent_required
+def reject(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(pk)
+    return _act(
+        request, lambda: actions.conversation_reject(conversation=conversation, agent=request.user), "sessions_app:home"
+    )
+
+
+@require_POST
+@login_required
+@agent_required
+def pick(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(pk)
+    return _act(
+        request,
+        lambda: actions.conversation_pick(conversation=conversation, agent=request.user),
+        f"/conversations/{pk}/",
+    )
+
+
+@require_POST
+@login_required
+@agent_required
+def set_presence(request: HttpRequest) -> HttpResponse:
+    """PR-1: the agent chooses a presence in the header; htmx swaps the selector in place."""
+    error = ""
+    presence = (
+        Presence.objects.filter(pk=request.POST.get("presence", "")).first()
+        if request.POST.get("presence", "").isdigit()
+        else None
+    )
+    if presence is None:
+        error = _("Choose one of the listed presences.")
+    else:
+        try:
+            agents.agent_presence_set(agent=request.user, presence=presence)
+        except ConversationError as refused:
+            error = str(refused)
+    if request.htmx:
+        context = {**agent_bar_context(request.user), "presence_error": error}
+        return render(request, "sessions_app/_agent_bar.html#presence", context)
+    if error:
+        messages.error(request, error)
+    return redirect("sessions_app:home")

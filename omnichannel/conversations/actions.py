@@ -193,7 +193,11 @@ def _move(
             for agent_id in affected:
                 agent_capacity_changed(agent_id=agent_id, now=now)
         pushes.conversation_changed(
-            conversation_id=conversation.pk, event_id=event.pk, state=target, agent_ids=affected
+            conversation_id=conversation.pk,
+            queue_id=conversation.queue_id,
+            event_id=event.pk,
+            state=target,
+            agent_ids=affected,
         )
     return event
 
@@ -341,7 +345,9 @@ def conversation_create(
             created_at=now,
             detail=detail,
         )
-        pushes.conversation_changed(conversation_id=conversation.pk, event_id=event.pk, state=State.OPEN, agent_ids=[])
+        pushes.conversation_changed(
+            conversation_id=conversation.pk, queue_id=queue.pk, event_id=event.pk, state=State.OPEN, agent_ids=[]
+        )
     return conversation
 
 

@@ -18,7 +18,10 @@ from .models import (
     ConversationEvent,
     Message,
     Presence,
+    PresenceChange,
     Queue,
+    RoutingCondition,
+    RoutingRule,
     Workstream,
 )
 
@@ -44,8 +47,16 @@ class QueueAdmin(admin.ModelAdmin):
         return obj.members.count()
 
 
+class RoutingRuleInline(admin.TabularInline):
+    model = RoutingRule
+    fields = ["order", "name", "queue", "priority"]
+    extra = 0
+    show_change_link = True  # conditions are edited on the rule's own page
+
+
 @admin.register(Workstream)
 class WorkstreamAdmin(admin.ModelAdmin):
+    inlines = [RoutingRuleInline]
     list_display = ["name", "channel", "default_queue", "distribution", "capacity_units", "wrap_up_block"]
     list_filter = ["channel", "distribution", "assignment_method", "wrap_up_block", "persistent_chat"]
     search_fields = ["name", "default_queue__name"]
@@ -94,10 +105,26 @@ class WorkstreamAdmin(admin.ModelAdmin):
     ]
 
 
+class RoutingConditionInline(admin.TabularInline):
+    model = RoutingCondition
+    extra = 1
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    """RT-1: rules are tried in order; all of a rule's conditions must hold; none matching: default queue."""
+
+    list_display = ["name", "workstream", "order", "queue", "priority"]
+    list_filter = ["workstream", "queue"]
+    search_fields = ["name", "workstream__name", "queue__name"]
+    list_select_related = ["workstream", "queue"]
+    inlines = [RoutingConditionInline]
+
+
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "capacity", "presence"]
-    list_filter = ["presence__base", "presence"]
+    list_display = ["user", "capacity", "presence", "auto_busy", "disconnected_at"]
+    list_filter = ["presence__base", "presence", "auto_busy"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     list_select_related = ["user", "presence"]
     autocomplete_fields = ["user"]
@@ -172,6 +199,14 @@ class ConversationAdmin(ReadOnlyAdmin):
     list_select_related = ["workstream", "queue", "primary_agent", "contact", "case"]
     date_hierarchy = "created_at"
     inlines = [ConversationEventInline]
+
+
+@admin.register(PresenceChange)
+class PresenceChangeAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "agent", "presence", "reason", "actor"]
+    list_filter = ["reason", "presence"]
+    search_fields = ["agent__username"]
+    list_select_related = ["agent", "presence", "actor"]
 
 
 @admin.register(Message)

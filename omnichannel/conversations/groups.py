@@ -9,3 +9,8 @@ def conversation_group(conversation_id: int) -> str:
 
 def agent_group(user_id: int) -> str:
     return f"agent.{user_id}"
+
+
+def queue_group(queue_id: int) -> str:
+    """Agents of a queue watch it for Open work to pick (RT-4)."""
+    return f"queue.{queue_id}"

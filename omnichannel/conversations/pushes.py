@@ -43,10 +43,18 @@ def _send(group_names: tuple[str, ...], payload: dict) -> None:
     sender.join()
 
 
-def conversation_changed(*, conversation_id: int, event_id: int, state: str, agent_ids: Iterable[int]) -> None:
-    """Tell the conversation's page, the agents involved and the supervisors about a transition."""
+def conversation_changed(
+    *, conversation_id: int, queue_id: int, event_id: int, state: str, agent_ids: Iterable[int]
+) -> None:
+    """Tell the conversation's page, its queue's agents, the agents involved and the
+    supervisors about a transition."""
     send_on_commit(
-        [groups.conversation_group(conversation_id), groups.SUPERVISORS, *map(groups.agent_group, agent_ids)],
+        [
+            groups.conversation_group(conversation_id),
+            groups.queue_group(queue_id),
+            groups.SUPERVISORS,
+            *map(groups.agent_group, agent_ids),
+        ],
         {"type": "conversation.changed", "conversation_id": conversation_id, "event_id": event_id, "state": state},
     )
 

@@ -67,10 +67,26 @@ def conversation_for_page(*, user, pk: int) -> Conversation:
 
 
 def my_work_items(user) -> QuerySet[Conversation]:
-    """The agent's Active, Wrap-up and Waiting conversations (SES-2 "My work items")."""
+    """The agent's accepted Active, Wrap-up and Waiting conversations (SES-2 "My work items")."""
     return _with_display_joins(
-        Conversation.objects.filter(primary_agent=user, state__in=[State.ACTIVE, State.WRAP_UP, State.WAITING])
+        Conversation.objects.filter(primary_agent=user, state__in=[State.ACTIVE, State.WRAP_UP, State.WAITING]).exclude(
+            state=State.ACTIVE, accepted_at__isnull=True
+        )
     ).order_by("-state_changed_at")
+
+
+def pending_offers(user) -> QuerySet[Conversation]:
+    """Conversations offered to the agent and not yet accepted (RT-3)."""
+    return _with_display_joins(
+        Conversation.objects.filter(primary_agent=user, state=State.ACTIVE, accepted_at__isnull=True)
+    ).order_by("offer_expires_at")
+
+
+def open_work_items(user) -> QuerySet[Conversation]:
+    """Open conversations in the agent's queues, in the order they are served (SES-2, RT-4)."""
+    return _with_display_joins(Conversation.objects.filter(state=State.OPEN, queue__members=user)).order_by(
+        "-priority", "created_at"
+    )
 
 
 def ongoing_conversations() -> QuerySet[Conversation]:

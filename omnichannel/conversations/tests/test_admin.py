@@ -27,6 +27,8 @@ def workstream_form(workstream, **changes):
         "allow_transfer": "on",
         "allow_force_close": "on",
         "sentiment_alert_threshold": workstream.sentiment_alert_threshold,
+        "routing_rules-TOTAL_FORMS": "0",
+        "routing_rules-INITIAL_FORMS": "0",
     }
     data.update(changes)
     return data
@@ -66,7 +68,20 @@ def test_minutes_are_required_for_a_timed_block(client, administrator, chat_work
 
 
 @pytest.mark.parametrize(
-    "name", ["workstream", "queue", "presence", "agentprofile", "contact", "account", "case", "conversation", "message"]
+    "name",
+    [
+        "workstream",
+        "routingrule",
+        "queue",
+        "presence",
+        "agentprofile",
+        "presencechange",
+        "contact",
+        "account",
+        "case",
+        "conversation",
+        "message",
+    ],
 )
 def test_every_admin_list_renders_with_filters_and_search(client, administrator, active_chat, name):
     """Every configuration object is listed in admin, searchable."""

@@ -44,7 +44,12 @@ def test_push_is_sent_only_after_commit(open_chat, agent, django_capture_on_comm
     for callback in callbacks:
         callback()
     names, payload = sent[-1]
-    assert set(names) == {groups.conversation_group(open_chat.pk), groups.SUPERVISORS, groups.agent_group(agent.pk)}
+    assert set(names) == {
+        groups.conversation_group(open_chat.pk),
+        groups.queue_group(open_chat.queue_id),
+        groups.SUPERVISORS,
+        groups.agent_group(agent.pk),
+    }
     assert json.loads(json.dumps(payload)) == payload
     assert payload["state"] == "active"
 

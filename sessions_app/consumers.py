@@ -1,0 +1,69 @@
+"""The agent's socket, open on every page an agent has open (one per tab).
+
+It is the agent's connection (PR-2: presence and reconnect timeouts follow it, kept alive by
+heartbeats) and the channel for offers (RT-3), Open work items (RT-4) and presence changes.
+Pushes carry ids only; what is sent is rendered fresh from the database with the same
+partials the pages use.
+"""
+
+import asyncio
+import contextlib
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from omnichannel.conversations import agents, groups
+from omnichannel.conversations.selectors import is_agent
+
+from .context_processors import agent_bar_context
+from .views import home_context
+
+
+class AgentConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = self.scope["user"]
+        if not self.user.is_authenticated or not await database_sync_to_async(is_agent)(self.user):
+            await self.close(code=4403)
+            return
+        queue_ids = await database_sync_to_async(lambda: list(self.user.queues.values_list("pk", flat=True)))()
+        self.groups_joined = [groups.agent_group(self.user.pk), *map(groups.queue_group, queue_ids)]
+        for name in self.groups_joined:
+            await self.channel_layer.group_add(name, self.channel_name)
+        await self.accept()
+        await database_sync_to_async(agents.agent_connect)(agent=self.user, channel_name=self.channel_name)
+        self.heartbeat = asyncio.create_task(self._heartbeat())
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "heartbeat"):
+            return
+        self.heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.heartbeat
+        for name in self.groups_joined:
+            await self.channel_layer.group_discard(name, self.channel_name)
+        await database_sync_to_async(agents.agent_disconnect)(channel_name=self.channel_name)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(settings.OMNICHANNEL["HEARTBEAT_SECONDS"])
+            await database_sync_to_async(agents.agent_heartbeat)(channel_name=self.channel_name)
+
+    async def conversation_changed(self, event: dict) -> None:
+        await self.send(text_data=await self._render())
+
+    async def presence_changed(self, event: dict) -> None:
+        await self.send(text_data=await self._render())
+
+    @database_sync_to_async
+    def _render(self) -> str:
+        context = {**agent_bar_context(self.user), **home_context(self.user)}
+        return "".join(
+            render_to_string(name, context)
+            for name in (
+                "sessions_app/_agent_bar.html#offers",
+                "sessions_app/_agent_bar.html#presence",
+                "sessions_app/home.html#work-items",
+            )
+        )

@@ -1,0 +1,18 @@
+from omnichannel.conversations.models import AgentProfile, Presence
+from omnichannel.conversations.selectors import is_agent, pending_offers
+
+
+def agent_bar(request):
+    """The presence selector and pending offers every agent page shows in its header."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not is_agent(user):
+        return {}
+    return agent_bar_context(user)
+
+
+def agent_bar_context(user) -> dict:
+    return {
+        "agent_profile": AgentProfile.objects.select_related("presence").filter(user=user).first(),
+        "presences": Presence.objects.all(),
+        "offers": pending_offers(user),
+    }
