@@ -6,10 +6,12 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from omnichannel.conversations import actions, agents
 from omnichannel.conversations.errors import ConversationError
@@ -39,13 +41,16 @@ def agent_home(request: HttpRequest) -> HttpResponse:
 
 
 def _act(request: HttpRequest, act: Callable[[], object], success: str) -> HttpResponse:
-    """Run one action; a refusal is shown to the agent with its reason and changes nothing."""
+    """Run one action, then go to `success`; a refusal is shown on the agent's home with its
+    reason, and changed nothing. Buttons post with htmx, which follows HX-Redirect."""
     try:
         act()
     except ConversationError as refused:
         messages.error(request, str(refused))
-        return redirect("sessions_app:home")
-    return redirect(success)
+        success = reverse("sessions_app:home")
+    else:
+        success = resolve_url(success)
+    return HttpResponseClientRedirect(success) if request.htmx else redirect(success)
 
 
 def _conversation(pk: int) -> Conversation:

@@ -216,3 +216,15 @@ def log_in(page, username: str, password: str = "secret-pass-123") -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def connect():
+    """Mark agents connected, as an open agent socket would (RT-2 offers only to connected agents)."""
+    from omnichannel.conversations import agents
+
+    def make(*users):
+        for user in users:
+            agents.agent_connect(agent=user, channel_name=f"test-socket-{user.pk}")
+
+    return make

@@ -1,0 +1,129 @@
+"""The background worker's deadlines (RT-3, ST-4, ST-9, ST-20, ST-24, PR-2), applied once."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from omnichannel.conversations import actions, agents, worker
+from omnichannel.conversations.capacity import WrapUpBlock
+from omnichannel.conversations.models import AgentConnection, AgentProfile, Conversation, PresenceBase
+from omnichannel.conversations.states import Channel, State
+
+PAST = timedelta(days=1)
+
+
+def test_expired_offer_returns_and_goes_to_the_next_agent(make_workstream, make_conversation, make_agent, connect):
+    """RT-3: an offer nobody accepts times out and is offered to the next eligible agent."""
+    first, second = make_agent(capacity=40), make_agent(capacity=30)
+    connect(first, second)
+    conversation = make_conversation(make_workstream(Channel.LIVE_CHAT))
+    worker.tick()
+    conversation.refresh_from_db()
+    assert conversation.primary_agent == first
+    Conversation.objects.filter(pk=conversation.pk).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
+    done = worker.tick()
+    assert done["expire_offers"] == 1 and done["distribute"] == 1
+    conversation.refresh_from_db()
+    assert conversation.primary_agent == second
+    assert [e.action for e in conversation.events.all()] == ["create", "offer", "offer_timeout", "offer"]
+
+
+def test_waiting_past_its_timeout_is_closed_once(active_sms, agent):
+    """ST-9: the worker closes Waiting conversations past their inactivity timeout, exactly once."""
+    actions.conversation_close_session(conversation=active_sms, agent=agent)
+    Conversation.objects.filter(pk=active_sms.pk).update(waiting_until=timezone.now() - timedelta(seconds=1))
+    assert worker.close_inactive_waiting(timezone.now()) == 1
+    assert worker.close_inactive_waiting(timezone.now()) == 0
+    active_sms.refresh_from_db()
+    assert active_sms.state == State.CLOSED
+    assert active_sms.events.filter(action="inactivity_timeout").count() == 1
+
+
+def test_persistent_chat_expires_after_its_period(make_workstream, make_conversation, agent):
+    """ST-24: a persistent chat stays Waiting for its period, then closes."""
+    chat = make_conversation(make_workstream(Channel.LIVE_CHAT, persistent_chat=True, persistent_chat_days=28))
+    actions.conversation_pick(conversation=chat, agent=agent)
+    actions.conversation_close_session(conversation=chat, agent=agent)
+    assert worker.close_inactive_waiting(timezone.now() + timedelta(days=27)) == 0
+    Conversation.objects.filter(pk=chat.pk).update(waiting_until=timezone.now() - timedelta(seconds=1))
+    assert worker.close_inactive_waiting(timezone.now()) == 1
+
+
+def test_timed_wrap_up_block_is_released_and_recorded(make_workstream, make_conversation, agent):
+    """ST-20: after the N-minute wrap-up block the capacity frees; the timeline says so."""
+    conversation = make_conversation(
+        make_workstream(Channel.SMS, wrap_up_block=WrapUpBlock.MINUTES, wrap_up_block_minutes=5)
+    )
+    actions.conversation_pick(conversation=conversation, agent=agent)
+    actions.conversation_end(conversation=conversation, agent=agent)
+    assert worker.release_wrap_up_blocks(timezone.now()) == 0
+    Conversation.objects.filter(pk=conversation.pk).update(capacity_release_at=timezone.now() - timedelta(seconds=1))
+    assert worker.release_wrap_up_blocks(timezone.now()) == 1
+    conversation.refresh_from_db()
+    assert (conversation.state, conversation.capacity_units) == (State.WRAP_UP, 0)
+    assert conversation.events.last().action == "wrap_up_block_expired"
+
+
+def test_disconnected_agent_loses_active_work_after_the_reconnect_timeout(active_chat, agent):
+    """ST-4: the agent's last tab closed and they did not come back in time: Open, routed again."""
+    agents.agent_connect(agent=agent, channel_name="tab-1")
+    agents.agent_connect(agent=agent, channel_name="tab-2")
+    agents.agent_disconnect(channel_name="tab-1")
+    assert AgentProfile.objects.get(user=agent).disconnected_at is None  # another tab is still open
+    agents.agent_disconnect(channel_name="tab-2")
+    assert worker.return_work_of_disconnected_agents(timezone.now()) == 0  # within the timeout
+    AgentProfile.objects.filter(user=agent).update(disconnected_at=timezone.now() - PAST)
+    assert worker.return_work_of_disconnected_agents(timezone.now()) == 1
+    active_chat.refresh_from_db()
+    assert (active_chat.state, active_chat.primary_agent) == (State.OPEN, None)
+
+
+def test_reconnecting_in_time_keeps_the_work(active_chat, agent):
+    """ST-4: an agent who reloads the page (reconnects) keeps their conversations."""
+    agents.agent_connect(agent=agent, channel_name="tab-1")
+    agents.agent_disconnect(channel_name="tab-1")
+    agents.agent_connect(agent=agent, channel_name="tab-1b")
+    AgentProfile.objects.filter(user=agent).update(disconnected_at=None)
+    assert worker.return_work_of_disconnected_agents(timezone.now() + PAST) == 0
+
+
+def test_sockets_of_a_dead_process_go_stale_and_count_as_disconnected(agent):
+    """PR-2: a process killed without closing its sockets stops heartbeating; its connections
+    are dropped, and the agent goes Offline after the timeout."""
+    agents.agent_connect(agent=agent, channel_name="dead-process-tab")
+    AgentConnection.objects.update(last_seen=timezone.now() - PAST)
+    assert worker.drop_stale_connections(timezone.now()) == 1
+    profile = AgentProfile.objects.get(user=agent)
+    assert profile.disconnected_at is not None
+    assert worker.set_gone_agents_offline(timezone.now()) == 1
+    profile.refresh_from_db()
+    assert profile.presence.base == PresenceBase.OFFLINE
+    assert profile.user.presence_changes.first().reason == "disconnected"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_never_apply_one_deadline_twice(make_workstream, make_conversation, make_agent):
+    """RT-6: two workers racing over the same expired offers apply each exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    agent = make_agent(capacity=200)
+    workstream = make_workstream(Channel.LIVE_CHAT)
+    conversations = [make_conversation(workstream) for _ in range(10)]
+    for conversation in conversations:
+        actions.conversation_offer(conversation=conversation, agent=agent)
+    Conversation.objects.update(offer_expires_at=timezone.now() - timedelta(seconds=1))
+
+    def run():
+        try:
+            return worker.expire_offers(timezone.now())
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        applied = sum(pool.map(lambda _: run(), range(2)))
+    assert applied == 10
+    for conversation in conversations:
+        assert conversation.events.filter(action="offer_timeout").count() == 1
