@@ -36,6 +36,9 @@ def ensure_roles(**_kwargs) -> None:
     """Create or complete the three groups; idempotent, run after every migrate."""
     Group.objects.get_or_create(name=AGENT)[0].permissions.add(*_permissions(AGENT_PERMISSIONS))
     Group.objects.get_or_create(name=SUPERVISOR)[0].permissions.add(*_permissions(SUPERVISOR_PERMISSIONS))
+    # Configuring is not working conversations: an administrator is an agent only if also in that group.
     Group.objects.get_or_create(name=ADMINISTRATOR)[0].permissions.add(
-        *Permission.objects.filter(content_type__app_label__in=ADMINISTRATOR_APPS)
+        *Permission.objects.filter(content_type__app_label__in=ADMINISTRATOR_APPS).exclude(
+            codename__in=["work_conversation", "supervise_conversation"]
+        )
     )

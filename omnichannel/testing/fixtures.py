@@ -80,7 +80,7 @@ def supervisor(make_agent):
 
 @pytest.fixture
 def administrator(make_user):
-    return make_user(ADMINISTRATOR, is_staff=True, is_superuser=True)
+    return make_user(ADMINISTRATOR, is_staff=True)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ def test_roles_exist_with_their_permissions(roles):
     assert "work_conversation" in perms[AGENT] and "supervise_conversation" not in perms[AGENT]
     assert {"work_conversation", "supervise_conversation"} <= perms[SUPERVISOR]
     assert {"change_workstream", "change_queue", "change_user"} <= perms[ADMINISTRATOR]
+    assert "work_conversation" not in perms[ADMINISTRATOR]
 
 
 @pytest.mark.parametrize("url", ["/", "/agent/", "/supervisor/", "/conversations/1/"])
@@ -29,7 +30,7 @@ def test_pages_require_login(client, db, url):
 
 
 def test_home_sends_each_role_to_its_surface(client, agent, supervisor, administrator):
-    for user, target in ((agent, "/agent/"), (supervisor, "/supervisor/"), (administrator, "/supervisor/")):
+    for user, target in ((agent, "/agent/"), (supervisor, "/supervisor/"), (administrator, "/admin/")):
         client.force_login(user)
         assert client.get("/").url == target
 

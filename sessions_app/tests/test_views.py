@@ -1,0 +1,66 @@
+"""The agent's actions over HTTP: accept, reject, pick, presence; refusals explained."""
+
+from django.urls import reverse
+
+from omnichannel.conversations import actions
+from omnichannel.conversations.models import AgentProfile, PresenceBase
+from omnichannel.conversations.states import State
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_accept_opens_the_conversation(client, agent, open_chat):
+    """RT-3: Accept takes the agent to the conversation."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    client.force_login(agent)
+    response = client.post(reverse("sessions_app:accept", args=[open_chat.pk]), headers=HTMX)
+    assert response.headers["HX-Redirect"] == f"/conversations/{open_chat.pk}/"
+    open_chat.refresh_from_db()
+    assert open_chat.accepted_at is not None
+
+
+def test_reject_returns_it_to_the_queue(client, agent, open_chat):
+    """RT-3: Reject gives the conversation back for the next agent."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    client.force_login(agent)
+    client.post(reverse("sessions_app:reject", args=[open_chat.pk]), headers=HTMX)
+    open_chat.refresh_from_db()
+    assert open_chat.state == State.OPEN
+
+
+def test_pick_from_open_work_items(client, agent, open_chat):
+    """RT-4: Pick on an Open work item makes it the agent's and opens it."""
+    client.force_login(agent)
+    home = client.get(reverse("sessions_app:home")).content.decode()
+    assert "Open work items" in home and open_chat.title in home
+    response = client.post(reverse("sessions_app:pick", args=[open_chat.pk]), headers=HTMX)
+    assert response.headers["HX-Redirect"] == f"/conversations/{open_chat.pk}/"
+
+
+def test_losing_a_pick_race_is_explained(client, agent, other_agent, open_chat):
+    """RT-6: the agent who picked second is told why, and nothing changed."""
+    actions.conversation_pick(conversation=open_chat, agent=other_agent)
+    client.force_login(agent)
+    response = client.post(reverse("sessions_app:pick", args=[open_chat.pk]), follow=True)
+    assert "Cannot pick it: the conversation is Active." in response.content.decode()
+    open_chat.refresh_from_db()
+    assert open_chat.primary_agent == other_agent
+
+
+def test_presence_selector(client, agent, presences):
+    """PR-1: the header's selector sets the agent's presence; a bad value is refused clearly."""
+    client.force_login(agent)
+    away = presences[PresenceBase.AWAY]
+    partial = client.post(reverse("sessions_app:presence"), {"presence": away.pk}, headers=HTMX).content.decode()
+    assert f'value="{away.pk}" selected' in partial
+    assert AgentProfile.objects.get(user=agent).presence == away
+    bad = client.post(reverse("sessions_app:presence"), {"presence": "nope"}, headers=HTMX).content.decode()
+    assert "Choose one of the listed presences." in bad
+    assert AgentProfile.objects.get(user=agent).presence == away
+
+
+def test_agent_actions_need_post_and_an_agent(client, agent, administrator, open_chat):
+    client.force_login(agent)
+    assert client.get(reverse("sessions_app:pick", args=[open_chat.pk])).status_code == 405
+    client.force_login(administrator)
+    assert client.post(reverse("sessions_app:pick", args=[open_chat.pk])).status_code == 403
