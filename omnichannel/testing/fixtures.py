@@ -166,7 +166,7 @@ def live_server_url(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         url = database_url(connection.settings_dict)
-    with daphne_server(database=url) as base_url:
+    with daphne_server(database=url, env={"WORKER_INTERVAL_SECONDS": "0.2"}) as base_url:
         yield base_url
 
 

@@ -27,9 +27,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from omnichannel.conversations import actions
+from omnichannel.conversations import actions, agents, worker
 from omnichannel.conversations.actions import _facts
 from omnichannel.conversations.capacity import WrapUpBlock
+from omnichannel.conversations.distribution import distribute
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import (
     AgentProfile,
@@ -239,6 +240,31 @@ class ConversationMachine(RuleBasedStateMachine):
         if conversation.case and not conversation.case.is_closed:
             actions.case_resolve(case=conversation.case, actor=self.supervisor)
 
+    @rule()
+    def distribution_round(self):
+        """RT-2, RT-3: push offers to whoever is connected, with their presence and capacity."""
+        distribute()
+
+    @rule()
+    def worker_pass(self):
+        """Every deadline the worker applies (offers, reconnects, waiting, wrap-up, Offline)."""
+        worker.tick()
+
+    @rule(who=st.integers(0, 3), base=st.sampled_from(list(PresenceBase)))
+    def presence_changes(self, who, base):
+        """PR-1: an agent picks another presence."""
+        agent = [*self.agents, self.supervisor][who]
+        agents.agent_presence_set(agent=agent, presence=Presence.objects.filter(base=base).order_by("pk").first())
+
+    @rule(who=st.integers(0, 3), up=st.booleans())
+    def connection_changes(self, who, up):
+        """PR-2, ST-4: an agent's tab opens or closes."""
+        agent = [*self.agents, self.supervisor][who]
+        if up:
+            agents.agent_connect(agent=agent, channel_name=f"tab-{agent.pk}")
+        else:
+            agents.agent_disconnect(channel_name=f"tab-{agent.pk}")
+
     @rule(minutes=st.sampled_from([1, 10, 60 * 24 * 30]))
     def time_passes(self, minutes):
         """Move every stored clock back, which is the same as the present moving on."""
@@ -291,12 +317,13 @@ class ConversationMachine(RuleBasedStateMachine):
 
 @pytest.mark.django_db
 def test_invariants_hold_under_random_action_sequences(roles, presences):
-    """ST-12, ST-13, ST-20, ST-23, RT-6: Closed is final, one primary party, capacity within
-    limits without an override, the event log replays to the current state."""
+    """ST-12, ST-13, ST-20, ST-23, RT-6, PR-2: with routing, presence and connection changes
+    mixed in: Closed is final, one primary party, capacity within limits without an override,
+    the event log replays to the current state."""
     run_state_machine_as_test(
         ConversationMachine,
         settings=settings(
-            max_examples=50,
+            max_examples=35,
             stateful_step_count=50,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
