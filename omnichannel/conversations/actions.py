@@ -16,7 +16,9 @@ holds the database's single write lock instead.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,8 +46,8 @@ from .models import (
     Visitor,
     Workstream,
 )
-from .selectors import capacity_in_use, is_supervisor
-from .states import Action, Facts, Kind, State, next_state
+from .selectors import capacity_in_use, capacity_in_use_by_agent, is_supervisor
+from .states import Action, Facts, Kind, Rule, State, next_state
 
 MAX_MESSAGE_LENGTH = 4000
 EXTERNAL_NUMBER = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
@@ -80,13 +82,10 @@ def _waiting_period(workstream: Workstream) -> timedelta:
     return timedelta(minutes=workstream.waiting_timeout_minutes)
 
 
-def _reserve_capacity(
-    *, profile: AgentProfile | None, units: int, override: bool, now: datetime, conversation_id: int
-) -> int:
+def _reserve_capacity(*, profile: AgentProfile | None, in_use: int, units: int, override: bool) -> int:
     """Check the (locked) agent can take `units` more; return the units over capacity an override allows."""
     if profile is None:
         raise NotPermitted(_("This user is not an agent."))
-    in_use = capacity_in_use(agent_id=profile.user_id, now=now, exclude_conversation_id=conversation_id)
     if fits(capacity=profile.capacity, in_use=in_use, units=units):
         return 0
     if not override:
@@ -95,6 +94,112 @@ def _reserve_capacity(
             % {"agent": profile, "free": max(0, profile.capacity - in_use), "units": units}
         )
     return units_over(capacity=profile.capacity, in_use=in_use, units=units)
+
+
+@dataclass
+class _Plan:
+    """What one transition writes, worked out on the locked row before anything is written."""
+
+    rule: Rule
+    source: State
+    new_agent: AbstractBaseUser | None
+    fields: dict[str, Any]
+    over: int
+    affected: list[int]
+    capacity_changed: bool
+
+
+def _plan(
+    conversation: Conversation,
+    *,
+    action: Action,
+    agent: Any,
+    override: bool,
+    check: Check | None,
+    changes: dict[str, Any] | None,
+    now: datetime,
+    profiles: dict[int, AgentProfile],
+    in_use: Callable[[int], int],
+) -> _Plan:
+    """Ask the table, run the action's check, and work out state, holder and capacity hold.
+    `profiles` are the locked profiles of the agents involved; `in_use(agent_id)` their load."""
+    rule = next_state(action, _facts(conversation))
+    if check is not None:
+        check(conversation, now)
+    source, target = State(conversation.state), rule.target
+    previous_agent_id = conversation.primary_agent_id
+    new_agent = conversation.primary_agent if agent is _KEEP else agent
+    if target == State.OPEN:
+        new_agent = None  # back in the queue: nobody holds it
+    new_agent_id = new_agent.pk if new_agent is not None else None
+    workstream = conversation.workstream
+
+    current = Hold(conversation.capacity_units, conversation.capacity_release_at)
+    same_holder = new_agent_id == previous_agent_id
+    held = current.held_at(now) if same_holder else 0
+    over = 0
+    if target == source and same_holder:
+        hold = current  # neither state nor holder changes: neither does capacity
+    else:
+        hold = capacity_hold(
+            state=target,
+            has_agent=new_agent is not None,
+            units=held or workstream.capacity_units,
+            wrap_up_block=workstream.wrap_up_block,
+            wrap_up_block_minutes=workstream.wrap_up_block_minutes,
+            now=now,
+        )
+        if hold.units and not held:
+            over = _reserve_capacity(
+                profile=profiles.get(new_agent_id), in_use=in_use(new_agent_id), units=hold.units, override=override
+            )
+
+    fields: dict[str, Any] = {
+        "state": target,
+        "primary_agent": new_agent,
+        "capacity_units": hold.units,
+        "capacity_release_at": hold.release_at,
+        "capacity_override": bool(hold.units) and (over > 0 or (bool(held) and conversation.capacity_override)),
+        "version": conversation.version + 1,
+    }
+    if target != source:
+        fields["state_changed_at"] = now
+        fields["waiting_until"] = now + _waiting_period(workstream) if target == State.WAITING else None
+    if target != State.ACTIVE:
+        fields["offer_expires_at"] = None
+    if target == State.OPEN:
+        fields["accepted_at"] = None
+        if source == State.WAITING:
+            fields["last_agent_id"] = previous_agent_id  # offered to them first (RT-5)
+    if new_agent is not None or target == State.OPEN:
+        fields["external_party"] = ""  # an agent or the queue has it back: one primary party (ST-22)
+    fields.update(changes or {})
+    return _Plan(
+        rule=rule,
+        source=source,
+        new_agent=new_agent,
+        fields=fields,
+        over=over,
+        affected=sorted({previous_agent_id, new_agent_id} - {None}),
+        capacity_changed=hold != current or not same_holder,
+    )
+
+
+def _event(
+    conversation: Conversation, plan: _Plan, *, action: Action, actor: AbstractBaseUser | None, detail, now: datetime
+) -> ConversationEvent:
+    """The (unsaved) event recording a planned transition (ST-23)."""
+    extra = {"units_over_capacity": plan.over} if plan.over else {}
+    return ConversationEvent(
+        conversation=conversation,
+        from_state=plan.source,
+        to_state=plan.fields["state"],
+        action=action,
+        actor=actor,
+        agent=plan.new_agent,
+        created_at=now,
+        detail={"rule": plan.rule.spec, **(detail or {}), **extra},
+    )
 
 
 def _move(
@@ -112,94 +217,46 @@ def _move(
     with transaction.atomic():
         now = timezone.now()
         _lock(conversation)
-        rule = next_state(action, _facts(conversation))
-        if check is not None:
-            check(conversation, now)
-        source, target = State(conversation.state), rule.target
-        previous_agent_id = conversation.primary_agent_id
-        new_agent = conversation.primary_agent if agent is _KEEP else agent
-        if target == State.OPEN:
-            new_agent = None  # back in the queue: nobody holds it
-        new_agent_id = new_agent.pk if new_agent is not None else None
-        workstream = conversation.workstream
-        affected = sorted({previous_agent_id, new_agent_id} - {None})
+        involved = {conversation.primary_agent_id, agent.pk if agent not in (_KEEP, None) else None} - {None}
         profiles = {
             p.user_id: p
-            for p in AgentProfile.objects.select_for_update().filter(user_id__in=affected).order_by("user_id")
+            for p in AgentProfile.objects.select_for_update().filter(user_id__in=involved).order_by("user_id")
         }
-
-        current = Hold(conversation.capacity_units, conversation.capacity_release_at)
-        same_holder = new_agent_id == previous_agent_id
-        held = current.held_at(now) if same_holder else 0
-        over = 0
-        if target == source and same_holder:
-            hold = current  # neither state nor holder changes: neither does capacity
-        else:
-            hold = capacity_hold(
-                state=target,
-                has_agent=new_agent is not None,
-                units=held or workstream.capacity_units,
-                wrap_up_block=workstream.wrap_up_block,
-                wrap_up_block_minutes=workstream.wrap_up_block_minutes,
-                now=now,
-            )
-            if hold.units and not held:
-                over = _reserve_capacity(
-                    profile=profiles.get(new_agent_id),
-                    units=hold.units,
-                    override=override,
-                    now=now,
-                    conversation_id=conversation.pk,
-                )
-
-        fields: dict[str, Any] = {
-            "state": target,
-            "primary_agent": new_agent,
-            "capacity_units": hold.units,
-            "capacity_release_at": hold.release_at,
-            "capacity_override": bool(hold.units) and (over > 0 or (bool(held) and conversation.capacity_override)),
-            "version": conversation.version + 1,
-        }
-        if target != source:
-            fields["state_changed_at"] = now
-            fields["waiting_until"] = now + _waiting_period(workstream) if target == State.WAITING else None
-        if target != State.ACTIVE:
-            fields["offer_expires_at"] = None
-        if target == State.OPEN:
-            fields["accepted_at"] = None
-            if source == State.WAITING:
-                fields["last_agent_id"] = previous_agent_id  # offered to them first (RT-5)
-        if new_agent is not None or target == State.OPEN:
-            fields["external_party"] = ""  # an agent or the queue has it back: one primary party (ST-22)
-        fields.update(changes or {})
-
-        # The lock above makes this claim succeed; it is the guard where no lock exists.
-        if not Conversation.objects.filter(pk=conversation.pk, version=conversation.version).update(**fields):
-            raise ConcurrentChange(_("The conversation changed meanwhile; try again."))
-        for name, value in fields.items():
-            setattr(conversation, name, value)
-
-        event = ConversationEvent.objects.create(
-            conversation=conversation,
-            from_state=source,
-            to_state=target,
+        plan = _plan(
+            conversation,
             action=action,
-            actor=actor,
-            agent=new_agent,
-            created_at=now,
-            detail={"rule": rule.spec, **(detail or {}), **({"units_over_capacity": over} if over else {})},
+            agent=agent,
+            override=override,
+            check=check,
+            changes=changes,
+            now=now,
+            profiles=profiles,
+            in_use=lambda agent_id: capacity_in_use(
+                agent_id=agent_id, now=now, exclude_conversation_id=conversation.pk
+            ),
         )
-        if hold != current or not same_holder:
-            for agent_id in affected:
+        # The lock above makes this claim succeed; it is the guard where no lock exists.
+        if not Conversation.objects.filter(pk=conversation.pk, version=conversation.version).update(**plan.fields):
+            raise ConcurrentChange(_("The conversation changed meanwhile; try again."))
+        for name, value in plan.fields.items():
+            setattr(conversation, name, value)
+        event = _event(conversation, plan, action=action, actor=actor, detail=detail, now=now)
+        event.save()
+        if plan.capacity_changed:
+            for agent_id in plan.affected:
                 agent_capacity_changed(agent_id=agent_id, now=now)
-        pushes.conversation_changed(
-            conversation_id=conversation.pk,
-            queue_id=conversation.queue_id,
-            event_id=event.pk,
-            state=target,
-            agent_ids=affected,
-        )
+        pushes.conversations_changed([_push(conversation, event, plan.affected)])
     return event
+
+
+def _push(conversation: Conversation, event: ConversationEvent, agent_ids: list[int]) -> pushes.Change:
+    return pushes.Change(
+        conversation_id=conversation.pk,
+        queue_id=conversation.queue_id,
+        event_id=event.pk,
+        state=conversation.state,
+        agent_ids=tuple(agent_ids),
+    )
 
 
 # --- checks shared by several actions, run on the locked row -----------------------------
@@ -345,9 +402,7 @@ def conversation_create(
             created_at=now,
             detail=detail,
         )
-        pushes.conversation_changed(
-            conversation_id=conversation.pk, queue_id=queue.pk, event_id=event.pk, state=State.OPEN, agent_ids=[]
-        )
+        pushes.conversations_changed([_push(conversation, event, [])])
     return conversation
 
 
@@ -370,22 +425,134 @@ def conversation_offer(
     becomes Active and reserves their capacity until they accept, reject or the offer lapses.
     With auto-accept it is theirs at once. `decision` (why them, who was skipped) goes on the timeline."""
     now = timezone.now()
-    workstream = conversation.workstream
-    if workstream.auto_accept:
-        changes = {"accepted_at": now}
-    else:
-        changes = {"offer_expires_at": now + timedelta(seconds=workstream.offer_timeout_seconds)}
     with transaction.atomic():
         event = _move(
             conversation,
-            action=Action.ASSIGN if workstream.auto_accept else Action.OFFER,
+            action=Action.ASSIGN if conversation.workstream.auto_accept else Action.OFFER,
             agent=agent,
             check=_eligible(agent),
-            changes=changes,
-            detail={**(decision or {}), "method": workstream.get_assignment_method_display()},
+            changes=_offer_changes(conversation.workstream, now),
+            detail=_offer_detail(conversation, Offer(conversation, agent, decision or {})),
         )
         AgentProfile.objects.filter(user_id=agent.pk).update(last_offered_at=now)
     return event
+
+
+@dataclass(frozen=True)
+class Offer:
+    conversation: Conversation
+    agent: AbstractBaseUser
+    decision: dict[str, Any]
+
+
+def conversations_offer(*, offers: list[Offer]) -> list[ConversationEvent]:
+    """The batch form of conversation_offer, for distribution: the same table, checks and
+    capacity rules per conversation, in one transaction. Rows another worker has locked are
+    skipped rather than waited for, so concurrent workers split the queue instead of colliding;
+    an offer refused for its own reasons is skipped and the rest go ahead."""
+    if not offers:
+        return []
+    with transaction.atomic():
+        now = timezone.now()
+        rows = {
+            c.pk: c
+            for c in Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("workstream", "case")
+            .filter(pk__in=[o.conversation.pk for o in offers], state=State.OPEN)
+        }
+        agent_ids = sorted({o.agent.pk for o in offers})
+        profiles = {
+            p.user_id: p
+            for p in AgentProfile.objects.select_for_update(of=("self",))
+            .select_related("presence")
+            .filter(user_id__in=agent_ids)
+            .order_by("user_id")
+        }
+        load = capacity_in_use_by_agent(agent_ids=agent_ids, now=now)
+        members = set(
+            Queue.members.through.objects.filter(user_id__in=agent_ids).values_list("queue_id", "user_id")
+        )
+        allowed = _allowed_presences({row.workstream_id for row in rows.values()})
+        planned: list[tuple[Conversation, _Plan, Action, Offer]] = []
+        for offer in offers:
+            row = rows.get(offer.conversation.pk)
+            if row is None:
+                continue
+            action = Action.ASSIGN if row.workstream.auto_accept else Action.OFFER
+
+            def eligible(conversation: Conversation, now: datetime, agent=offer.agent) -> None:
+                profile = profiles.get(agent.pk)
+                if (conversation.queue_id, agent.pk) not in members or profile is None:
+                    raise NotPermitted(_("Not a member of the queue."))
+                if not routing.presence_allowed(
+                    presence_id=profile.presence_id, base=profile.presence.base, allowed=allowed[conversation.workstream_id]
+                ):
+                    raise NotPermitted(_("Presence not allowed."))
+
+            try:
+                plan = _plan(
+                    row,
+                    action=action,
+                    agent=offer.agent,
+                    override=False,
+                    check=eligible,
+                    changes=_offer_changes(row.workstream, now),
+                    now=now,
+                    profiles=profiles,
+                    in_use=lambda agent_id: load.get(agent_id, 0),
+                )
+            except ConversationError:
+                continue
+            load[offer.agent.pk] = load.get(offer.agent.pk, 0) + plan.fields["capacity_units"]
+            for name, value in plan.fields.items():
+                setattr(row, name, value)
+            planned.append((row, plan, action, offer))
+        if not planned:
+            return []
+        _update_rows([(row, plan.fields) for row, plan, *_ in planned])
+        events = ConversationEvent.objects.bulk_create(
+            [
+                _event(row, plan, action=action, actor=None, detail=_offer_detail(row, offer), now=now)
+                for row, plan, action, offer in planned
+            ]
+        )
+        offered = {offer.agent.pk for *_, offer in planned}
+        AgentProfile.objects.filter(user_id__in=offered).update(last_offered_at=now)
+        for agent_id in offered:
+            agent_capacity_changed(agent_id=agent_id, now=now, profile=profiles[agent_id], in_use=load[agent_id])
+        pushes.conversations_changed(
+            [_push(row, event, plan.affected) for (row, plan, *_), event in zip(planned, events, strict=True)]
+        )
+    return events
+
+
+def _update_rows(planned: list[tuple[Conversation, dict[str, Any]]]) -> None:
+    """Write locked rows with one UPDATE per set of identical new values (in an offer batch:
+    per agent and workstream), instead of one per row."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for row, fields in planned:
+        same = tuple(sorted((name, value) for name, value in fields.items() if name != "version"))
+        groups[same].append(row.pk)
+    for same, pks in groups.items():
+        Conversation.objects.filter(pk__in=pks).update(**dict(same), version=F("version") + 1)
+
+
+def _offer_changes(workstream: Workstream, now: datetime) -> dict[str, Any]:
+    if workstream.auto_accept:
+        return {"accepted_at": now}
+    return {"offer_expires_at": now + timedelta(seconds=workstream.offer_timeout_seconds)}
+
+
+def _offer_detail(conversation: Conversation, offer: Offer) -> dict[str, Any]:
+    return {**offer.decision, "method": conversation.workstream.get_assignment_method_display()}
+
+
+def _allowed_presences(workstream_ids: set[int]) -> dict[int, set[int]]:
+    allowed: dict[int, set[int]] = {pk: set() for pk in workstream_ids}
+    through = Workstream.allowed_presences.through.objects.filter(workstream_id__in=workstream_ids)
+    for workstream_id, presence_id in through.values_list("workstream_id", "presence_id"):
+        allowed[workstream_id].add(presence_id)
+    return allowed
 
 
 def conversation_accept(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:

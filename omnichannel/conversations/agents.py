@@ -65,13 +65,17 @@ def agent_presence_set(
     return profile
 
 
-def agent_capacity_changed(*, agent_id: int, now: datetime) -> None:
+def agent_capacity_changed(
+    *, agent_id: int, now: datetime, profile: AgentProfile | None = None, in_use: int | None = None
+) -> None:
     """PR-2: Busy while capacity is full, and back to the earlier presence once it frees,
-    for agents configured so. Runs inside the transaction that changed the capacity."""
-    profile = _profile_for_update(agent_id)
+    for agents configured so. Runs inside the transaction that changed the capacity; a
+    caller that already holds the locked profile and knows the load passes them."""
+    profile = profile or _profile_for_update(agent_id)
     if not profile.auto_busy:
         return
-    in_use = capacity_in_use(agent_id=agent_id, now=now)
+    if in_use is None:
+        in_use = capacity_in_use(agent_id=agent_id, now=now)
     if in_use >= profile.capacity and profile.presence.base == PresenceBase.AVAILABLE:
         busy = base_presence(PresenceBase.BUSY)
         _set_presence(

@@ -9,6 +9,7 @@ never over-assign. Several workers may run this at once.
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections import defaultdict
 from datetime import datetime
 
@@ -16,7 +17,6 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from . import actions, routing
-from .errors import ConversationError
 from .models import AgentConnection, AgentProfile, Conversation, ConversationEvent, Distribution
 from .selectors import connection_fresh_since, holding_capacity
 from .states import Action, State
@@ -60,67 +60,74 @@ def _candidates(queue_id: int, now: datetime) -> tuple[dict[int, routing.Candida
 
 def _declined(conversation_ids: list[int]) -> dict[int, dict[int, datetime]]:
     """conversation → agent → when they last rejected it or let its offer lapse."""
-    declined: dict[int, dict[int, datetime]] = defaultdict(dict)
+    declined: dict[int, dict[int, datetime]] = {}
     rows = ConversationEvent.objects.filter(
         conversation__in=conversation_ids, action__in=[Action.REJECT, Action.OFFER_TIMEOUT]
     ).values_list("conversation_id", "detail", "created_at")
     for conversation_id, detail, at in rows:
         if agent_id := detail.get("declined_by"):
-            declined[conversation_id][agent_id] = at
+            declined.setdefault(conversation_id, {})[agent_id] = at
     return declined
 
 
-def distribute(*, queue_ids: list[int] | None = None, limit: int = 500) -> int:
+def distribute(*, queue_ids: list[int] | None = None, limit: int = 1000, batch: int = 500) -> int:
     """One round: offer waiting push conversations in priority-then-age order; return offers made."""
     now = timezone.now()
     waiting = Conversation.objects.filter(state=State.OPEN, workstream__distribution=Distribution.PUSH)
     if queue_ids is not None:
         waiting = waiting.filter(queue_id__in=queue_ids)
-    waiting = list(waiting.select_related("workstream", "queue").order_by("-priority", "created_at")[:limit])
+    waiting = list(waiting.select_related("workstream").order_by("-priority", "created_at")[:limit])
     by_queue: dict[int, list[Conversation]] = defaultdict(list)
     for conversation in waiting:
         by_queue[conversation.queue_id].append(conversation)
     declined = _declined([c.pk for c in waiting])
-    allowed_cache: dict[int, set[int]] = {}
     offers = 0
-    for queue_id, conversations in by_queue.items():
+    # Queues in random order, so that concurrent workers mostly serve different queues.
+    for queue_id in random.sample(list(by_queue), len(by_queue)):
         candidates, profiles = _candidates(queue_id, now)
         if not candidates:
             continue
-        for conversation in conversations:
+        planned: list[actions.Offer] = []
+        # Per workstream, the queue's candidates with that workstream's presence rule applied;
+        # each choice then updates the chosen agent's load in every view.
+        views: dict[int, dict[int, routing.Candidate]] = {}
+        for conversation in by_queue[queue_id]:
             workstream = conversation.workstream
-            if workstream.pk not in allowed_cache:
-                allowed_cache[workstream.pk] = set(workstream.allowed_presences.values_list("pk", flat=True))
-            decision = routing.choose_agent(
-                [
-                    dataclasses.replace(
+            if workstream.pk not in views:
+                allowed = set(workstream.allowed_presences.values_list("pk", flat=True))
+                views[workstream.pk] = {
+                    agent_id: dataclasses.replace(
                         c,
                         presence_allowed=routing.presence_allowed(
-                            presence_id=profiles[c.agent_id].presence_id,
-                            base=profiles[c.agent_id].presence.base,
-                            allowed=allowed_cache[workstream.pk],
+                            presence_id=profiles[agent_id].presence_id,
+                            base=profiles[agent_id].presence.base,
+                            allowed=allowed,
                         ),
-                        declined_at=declined[conversation.pk].get(c.agent_id),
                     )
-                    for c in candidates.values()
-                ],
+                    for agent_id, c in candidates.items()
+                }
+            view = views[workstream.pk]
+            pool = list(view.values())
+            if declines := declined.get(conversation.pk):
+                pool = [dataclasses.replace(c, declined_at=declines.get(c.agent_id)) for c in pool]
+            decision = routing.choose_agent(
+                pool,
                 units=workstream.capacity_units,
                 method=workstream.assignment_method,
                 affinity_agent_id=conversation.last_agent_id,
             )
             if decision.agent_id is None:
                 continue
-            try:
-                actions.conversation_offer(
-                    conversation=conversation,
-                    agent=profiles[decision.agent_id].user,
-                    decision=decision.as_detail(),
+            planned.append(actions.Offer(conversation, profiles[decision.agent_id].user, decision.as_detail()))
+            for each in views.values():
+                chosen = each[decision.agent_id]
+                each[decision.agent_id] = dataclasses.replace(
+                    chosen,
+                    in_use=chosen.in_use + workstream.capacity_units,
+                    active=chosen.active + 1,
+                    last_offered_at=now,
                 )
-            except ConversationError:
-                continue  # lost a race for the conversation or the agent; the next round sees fresh state
-            offers += 1
-            chosen = candidates[decision.agent_id]
-            candidates[decision.agent_id] = dataclasses.replace(
-                chosen, in_use=chosen.in_use + workstream.capacity_units, active=chosen.active + 1, last_offered_at=now
-            )
+        # The batch re-checks everything under locks; what it skips is seen afresh next round.
+        for start in range(0, len(planned), batch):
+            offers += len(actions.conversations_offer(offers=planned[start : start + batch]))
     return offers

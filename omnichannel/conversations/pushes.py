@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 
 from asgiref.sync import async_to_sync
@@ -19,17 +21,23 @@ from . import groups
 
 
 def send_on_commit(group_names: Iterable[str], payload: dict) -> None:
-    transaction.on_commit(partial(_send, tuple(dict.fromkeys(group_names)), payload))
+    send_many_on_commit([(tuple(group_names), payload)])
 
 
-def _send(group_names: tuple[str, ...], payload: dict) -> None:
+def send_many_on_commit(messages: list[tuple[tuple[str, ...], dict]]) -> None:
+    """Send each payload to its groups once the transaction commits, in one hop to the layer."""
+    transaction.on_commit(partial(_send, [(tuple(dict.fromkeys(names)), payload) for names, payload in messages]))
+
+
+def _send(messages: list[tuple[tuple[str, ...], dict]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
 
     async def send_all() -> None:
-        for name in group_names:
-            await layer.group_send(name, payload)
+        for names, payload in messages:
+            for name in names:
+                await layer.group_send(name, payload)
 
     try:
         asyncio.get_running_loop()
@@ -43,19 +51,41 @@ def _send(group_names: tuple[str, ...], payload: dict) -> None:
     sender.join()
 
 
-def conversation_changed(
-    *, conversation_id: int, queue_id: int, event_id: int, state: str, agent_ids: Iterable[int]
-) -> None:
-    """Tell the conversation's page, its queue's agents, the agents involved and the
-    supervisors about a transition."""
-    send_on_commit(
-        [
-            groups.conversation_group(conversation_id),
-            groups.queue_group(queue_id),
+@dataclass(frozen=True)
+class Change:
+    conversation_id: int
+    queue_id: int
+    event_id: int
+    state: str
+    agent_ids: tuple[int, ...]
+
+
+def conversations_changed(changes: list[Change]) -> None:
+    """Tell each conversation's page, its queue's agents, the agents involved and the
+    supervisors about its transition: one message per group, listing every conversation
+    of the batch that group cares about."""
+    by_group: dict[str, list[Change]] = defaultdict(list)
+    for c in changes:
+        for name in (
+            groups.conversation_group(c.conversation_id),
+            groups.queue_group(c.queue_id),
             groups.SUPERVISORS,
-            *map(groups.agent_group, agent_ids),
-        ],
-        {"type": "conversation.changed", "conversation_id": conversation_id, "event_id": event_id, "state": state},
+            *map(groups.agent_group, c.agent_ids),
+        ):
+            by_group[name].append(c)
+    send_many_on_commit(
+        [
+            (
+                (name,),
+                {
+                    "type": "conversation.changed",
+                    "conversation_ids": [c.conversation_id for c in batch],
+                    "event_ids": [c.event_id for c in batch],
+                    "states": [str(c.state) for c in batch],
+                },
+            )
+            for name, batch in by_group.items()
+        ]
     )
 
 

@@ -34,6 +34,16 @@ def capacity_in_use(*, agent_id: int, now: datetime, exclude_conversation_id: in
     return rows.aggregate(total=Sum("capacity_units"))["total"] or 0
 
 
+def capacity_in_use_by_agent(*, agent_ids: list[int], now: datetime) -> dict[int, int]:
+    """capacity_in_use for many agents in one query."""
+    rows = (
+        Conversation.objects.filter(holding_capacity(now), primary_agent__in=agent_ids)
+        .values("primary_agent")
+        .annotate(total=Sum("capacity_units"))
+    )
+    return {row["primary_agent"]: row["total"] for row in rows}
+
+
 def connection_fresh_since(now: datetime) -> datetime:
     """Connections heard from since then are alive; older ones belong to a dead process."""
     return now - timedelta(seconds=settings.OMNICHANNEL["CONNECTION_STALE_SECONDS"])

@@ -37,21 +37,21 @@ def test_conversation_page_shows_the_timeline(client, active_chat, agent):
 def test_push_is_sent_only_after_commit(open_chat, agent, django_capture_on_commit_callbacks, monkeypatch):
     """ST-23: the transition's push waits for the commit; its payload is plain JSON (ids and strings)."""
     sent = []
-    monkeypatch.setattr("omnichannel.conversations.pushes._send", lambda names, payload: sent.append((names, payload)))
+    monkeypatch.setattr("omnichannel.conversations.pushes._send", sent.extend)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         actions.conversation_pick(conversation=open_chat, agent=agent)
         assert sent == []
     for callback in callbacks:
         callback()
-    names, payload = sent[-1]
-    assert set(names) == {
-        groups.conversation_group(open_chat.pk),
-        groups.queue_group(open_chat.queue_id),
-        groups.SUPERVISORS,
-        groups.agent_group(agent.pk),
+    assert {names for names, _ in sent} == {
+        (groups.conversation_group(open_chat.pk),),
+        (groups.queue_group(open_chat.queue_id),),
+        (groups.SUPERVISORS,),
+        (groups.agent_group(agent.pk),),
     }
+    payload = sent[-1][1]
     assert json.loads(json.dumps(payload)) == payload
-    assert payload["state"] == "active"
+    assert payload["conversation_ids"] == [open_chat.pk] and payload["states"] == ["active"]
 
 
 def test_refused_move_pushes_nothing(active_chat, agent, django_capture_on_commit_callbacks):
