@@ -469,9 +469,7 @@ def conversations_offer(*, offers: list[Offer]) -> list[ConversationEvent]:
             .order_by("user_id")
         }
         load = capacity_in_use_by_agent(agent_ids=agent_ids, now=now)
-        members = set(
-            Queue.members.through.objects.filter(user_id__in=agent_ids).values_list("queue_id", "user_id")
-        )
+        members = set(Queue.members.through.objects.filter(user_id__in=agent_ids).values_list("queue_id", "user_id"))
         allowed = _allowed_presences({row.workstream_id for row in rows.values()})
         planned: list[tuple[Conversation, _Plan, Action, Offer]] = []
         for offer in offers:
@@ -485,7 +483,9 @@ def conversations_offer(*, offers: list[Offer]) -> list[ConversationEvent]:
                 if (conversation.queue_id, agent.pk) not in members or profile is None:
                     raise NotPermitted(_("Not a member of the queue."))
                 if not routing.presence_allowed(
-                    presence_id=profile.presence_id, base=profile.presence.base, allowed=allowed[conversation.workstream_id]
+                    presence_id=profile.presence_id,
+                    base=profile.presence.base,
+                    allowed=allowed[conversation.workstream_id],
                 ):
                     raise NotPermitted(_("Presence not allowed."))
 

@@ -48,6 +48,7 @@ def _set_presence(
         [groups.agent_group(profile.user_id), groups.SUPERVISORS],
         {"type": "presence.changed", "agent_id": profile.user_id, "presence": presence.name},
     )
+    pushes.wake_distribution_on_commit()
 
 
 def agent_presence_set(
@@ -93,6 +94,7 @@ def agent_connect(*, agent: AbstractBaseUser, channel_name: str) -> None:
             channel_name=channel_name, defaults={"agent_id": agent.pk, "last_seen": now}
         )
         AgentProfile.objects.filter(user_id=agent.pk).update(disconnected_at=None)
+        pushes.wake_distribution_on_commit()  # a connected agent can be offered work
 
 
 def agent_heartbeat(*, channel_name: str) -> None:

@@ -1,6 +1,8 @@
 """Channel-layer group names: every push and every socket subscription names groups here."""
 
 SUPERVISORS = "supervisors"
+# A channel, not a group: each wake-up is taken by one worker, which then distributes.
+DISTRIBUTION_WAKE = "distribution.wake"
 
 
 def conversation_group(conversation_id: int) -> str:

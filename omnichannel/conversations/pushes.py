@@ -7,6 +7,7 @@ receiving consumer reads fresh data from the database before it renders anything
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -29,7 +31,12 @@ def send_many_on_commit(messages: list[tuple[tuple[str, ...], dict]]) -> None:
     transaction.on_commit(partial(_send, [(tuple(dict.fromkeys(names)), payload) for names, payload in messages]))
 
 
-def _send(messages: list[tuple[tuple[str, ...], dict]]) -> None:
+def wake_distribution_on_commit() -> None:
+    """Work became Open or capacity freed: have a worker distribute now, not at its next poll."""
+    transaction.on_commit(partial(_send, [], wake=True))
+
+
+def _send(messages: list[tuple[tuple[str, ...], dict]], wake: bool = False) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -38,6 +45,10 @@ def _send(messages: list[tuple[tuple[str, ...], dict]]) -> None:
         for names, payload in messages:
             for name in names:
                 await layer.group_send(name, payload)
+        if wake:
+            # A full channel means wake-ups are already waiting; the worker polls anyway.
+            with contextlib.suppress(ChannelFull):
+                await layer.send(groups.DISTRIBUTION_WAKE, {"type": "distribution.wake"})
 
     try:
         asyncio.get_running_loop()
@@ -73,6 +84,8 @@ def conversations_changed(changes: list[Change]) -> None:
             *map(groups.agent_group, c.agent_ids),
         ):
             by_group[name].append(c)
+    if any(c.state != "active" for c in changes):
+        wake_distribution_on_commit()
     send_many_on_commit(
         [
             (

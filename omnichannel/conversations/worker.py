@@ -8,6 +8,7 @@ exactly one of several concurrent workers win; the others' refusals are expected
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from django.utils import timezone
 from . import actions, agents
 from .distribution import distribute
 from .errors import ConversationError
+from .groups import DISTRIBUTION_WAKE
 from .models import AgentConnection, AgentProfile, Conversation, PresenceBase
 from .selectors import connection_fresh_since
 from .states import State
@@ -100,13 +102,52 @@ STEPS = [
 ]
 
 
-def tick() -> dict[str, int]:
-    """One pass over every deadline, then one distribution round. Never raises: one failing
-    step is logged and the others still run."""
+def tick(*, deadlines: bool = True) -> dict[str, int]:
+    """One pass over every deadline (unless only woken to distribute), then one distribution
+    round. Never raises: one failing step is logged and the others still run."""
     done: dict[str, int] = {}
-    for step in [*STEPS, distribute]:
+    for step in [*(STEPS if deadlines else []), distribute]:
         try:
             done[step.__name__] = step(timezone.now()) if step is not distribute else distribute()
         except Exception:
             logger.exception("worker step %s failed", step.__name__)
     return done
+
+
+async def run_forever() -> None:
+    """Distribute whenever woken (a transition made work Open or freed capacity), and apply
+    every deadline once per poll interval; runs in `serve` (in-process) and in `run_worker`."""
+    from channels.db import database_sync_to_async
+    from channels.layers import get_channel_layer
+
+    # Off the thread that runs sync views, so a slow pass never delays a page.
+    run = database_sync_to_async(tick, thread_sensitive=False)
+    layer = get_channel_layer()
+    interval = settings.OMNICHANNEL["WORKER_INTERVAL_SECONDS"]
+    loop = asyncio.get_running_loop()
+    deadlines_due = 0.0
+    while True:
+        full = loop.time() >= deadlines_due
+        if full:
+            deadlines_due = loop.time() + interval
+        try:
+            await run(deadlines=full)
+        except Exception:
+            logger.exception("worker pass failed")
+        if await _woken(layer, timeout=max(0.0, deadlines_due - loop.time())):
+            await _drain(layer)
+
+
+async def _woken(layer, *, timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(layer.receive(DISTRIBUTION_WAKE), timeout=timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _drain(layer) -> None:
+    """Wake-ups that queued during the last pass are all served by the next one."""
+    for _ in range(1000):
+        if not await _woken(layer, timeout=0.005):
+            return

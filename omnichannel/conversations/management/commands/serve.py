@@ -7,13 +7,9 @@ process may run one too (they never apply a deadline twice) or use --no-worker w
 """
 
 import asyncio
-import logging
 import sys
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
-
-logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -31,10 +27,11 @@ class Command(BaseCommand):
         from daphne.server import Server
 
         from omnichannel.asgi import application
+        from omnichannel.conversations.worker import run_forever
 
         def start_worker() -> None:
             if not no_worker:
-                asyncio.get_event_loop().create_task(_worker_loop())
+                asyncio.get_event_loop().create_task(run_forever())
 
         Server(
             application=application,
@@ -42,19 +39,3 @@ class Command(BaseCommand):
             action_logger=AccessLogGenerator(sys.stdout),
             ready_callable=start_worker,
         ).run()
-
-
-async def _worker_loop() -> None:
-    from channels.db import database_sync_to_async
-
-    from omnichannel.conversations.worker import tick
-
-    # Off the thread that runs sync views, so a slow pass never delays a page.
-    run = database_sync_to_async(tick, thread_sensitive=False)
-    interval = settings.OMNICHANNEL["WORKER_INTERVAL_SECONDS"]
-    while True:
-        try:
-            await run()
-        except Exception:
-            logger.exception("worker pass failed")
-        await asyncio.sleep(interval)
