@@ -1,4 +1,6 @@
-"""Fixtures shared by every app's tests, one per entity (star-imported by each app's conftest.py)."""
+"""Fixtures shared by every app's tests, one per entity: a pytest plugin (`-p` in
+pyproject.toml), so session fixtures such as the browser exist once. It is imported before
+Django is set up, hence the imports inside the fixtures."""
 
 from __future__ import annotations
 
@@ -7,40 +9,44 @@ import os
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-
-from omnichannel.conversations import actions
-from omnichannel.conversations.models import AgentProfile, Presence, PresenceBase, Queue, Visitor, Workstream
-from omnichannel.conversations.roles import ADMINISTRATOR, AGENT, SUPERVISOR, ensure_roles
-from omnichannel.conversations.states import Channel
 
 _numbers = itertools.count(1)
 
 
 @pytest.fixture
-def presences(db) -> dict[str, Presence]:
-    """The five base presences the migration creates, by base state."""
+def presences(db):
+    """The five base presences, by base state."""
+    from omnichannel.conversations.models import Presence, PresenceBase
+
     return {p.base: p for p in Presence.objects.filter(name__in=[b.label for b in PresenceBase])}
 
 
 @pytest.fixture
 def roles(db) -> None:
+    from omnichannel.conversations.roles import ensure_roles
+
     ensure_roles()
 
 
 @pytest.fixture
-def queue(db) -> Queue:
+def queue(db):
+    from omnichannel.conversations.models import Queue
+
     return Queue.objects.create(name=f"Support {next(_numbers)}")
 
 
 @pytest.fixture
-def other_queue(db) -> Queue:
+def other_queue(db):
+    from omnichannel.conversations.models import Queue
+
     return Queue.objects.create(name=f"Billing {next(_numbers)}")
 
 
 @pytest.fixture
 def make_user(roles):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
     def make(role: str, *, username: str | None = None, password: str = "secret-pass-123", **fields):
         user = get_user_model().objects.create_user(
             username=username or f"{role.lower()}{next(_numbers)}", password=password, **fields
@@ -53,7 +59,10 @@ def make_user(roles):
 
 @pytest.fixture
 def make_agent(make_user, presences, queue):
-    def make(*, capacity: int = 30, presence: str = PresenceBase.AVAILABLE, queues=None, role: str = AGENT, **kw):
+    from omnichannel.conversations.models import AgentProfile
+    from omnichannel.conversations.roles import AGENT
+
+    def make(*, capacity: int = 30, presence: str = "available", queues=None, role: str = AGENT, **kw):
         user = make_user(role, **kw)
         AgentProfile.objects.create(user=user, capacity=capacity, presence=presences[presence])
         for q in queues if queues is not None else [queue]:
@@ -75,17 +84,24 @@ def other_agent(make_agent):
 
 @pytest.fixture
 def supervisor(make_agent):
+    from omnichannel.conversations.roles import SUPERVISOR
+
     return make_agent(role=SUPERVISOR, first_name="Sofie")
 
 
 @pytest.fixture
 def administrator(make_user):
+    from omnichannel.conversations.roles import ADMINISTRATOR
+
     return make_user(ADMINISTRATOR, is_staff=True)
 
 
 @pytest.fixture
 def make_workstream(queue, presences):
-    def make(channel: str = Channel.LIVE_CHAT, **fields) -> Workstream:
+    from omnichannel.conversations.models import PresenceBase, Workstream
+    from omnichannel.conversations.states import Channel
+
+    def make(channel: str = Channel.LIVE_CHAT, **fields):
         fields.setdefault("name", f"{channel} {next(_numbers)}")
         workstream = Workstream.objects.create(channel=channel, default_queue=queue, **fields)
         workstream.allowed_presences.set([presences[PresenceBase.AVAILABLE], presences[PresenceBase.BUSY]])
@@ -95,18 +111,25 @@ def make_workstream(queue, presences):
 
 
 @pytest.fixture
-def chat_workstream(make_workstream) -> Workstream:
+def chat_workstream(make_workstream):
+    from omnichannel.conversations.states import Channel
+
     return make_workstream(Channel.LIVE_CHAT)
 
 
 @pytest.fixture
-def sms_workstream(make_workstream) -> Workstream:
+def sms_workstream(make_workstream):
+    from omnichannel.conversations.states import Channel
+
     return make_workstream(Channel.SMS)
 
 
 @pytest.fixture
 def make_conversation():
-    def make(workstream: Workstream, **fields):
+    from omnichannel.conversations import actions
+    from omnichannel.conversations.models import Visitor
+
+    def make(workstream, **fields):
         if not {"contact", "case", "visitor"} & fields.keys():
             fields["visitor"] = Visitor.objects.create()
         return actions.conversation_create(workstream=workstream, **fields)
@@ -122,12 +145,16 @@ def open_chat(make_conversation, chat_workstream):
 @pytest.fixture
 def active_chat(open_chat, agent):
     """A live chat the agent picked: Active and accepted."""
+    from omnichannel.conversations import actions
+
     actions.conversation_pick(conversation=open_chat, agent=agent)
     return open_chat
 
 
 @pytest.fixture
 def active_sms(make_conversation, sms_workstream, agent):
+    from omnichannel.conversations import actions
+
     conversation = make_conversation(sms_workstream)
     actions.conversation_pick(conversation=conversation, agent=agent)
     return conversation
