@@ -120,3 +120,18 @@ def test_returning_customer_goes_to_the_last_agent_first(make_workstream, make_c
     conversation.refresh_from_db()
     assert conversation.primary_agent == busy_one
     assert conversation.events.last().detail["reason"] == "last agent (affinity)"
+
+
+def test_timeline_shows_why_this_agent_and_who_was_skipped(
+    client, make_workstream, make_conversation, make_agent, connect, supervisor
+):
+    """RT-2, ST-23: the conversation page explains the routing decision."""
+    chosen, skipped = make_agent(first_name="Chosen"), make_agent(first_name="Skipped", presence=PresenceBase.AWAY)
+    connect(chosen, skipped)
+    conversation = make_conversation(make_workstream(Channel.LIVE_CHAT))
+    distribute()
+    client.force_login(supervisor)
+    page = client.get(f"/conversations/{conversation.pk}/").content.decode()
+    assert "by default queue (no routing rule matched)" in page
+    assert "Why: highest free capacity (30 units)" in page
+    assert f"{skipped.get_full_name()}: presence Away not allowed" in page
