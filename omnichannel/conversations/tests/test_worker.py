@@ -1,5 +1,6 @@
 """The background worker's deadlines (RT-3, ST-4, ST-9, ST-20, ST-24, PR-2), applied once."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -127,3 +128,29 @@ def test_two_workers_never_apply_one_deadline_twice(make_workstream, make_conver
     assert applied == 10
     for conversation in conversations:
         assert conversation.events.filter(action="offer_timeout").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_worker_is_replaced_without_losing_a_deadline(open_chat, agent):
+    """The worker that should have applied a deadline dies (SIGKILL); another worker process
+    started later applies it, because deadlines live in the database, not in a process."""
+    import signal
+    import subprocess
+    import sys
+
+    from django.conf import settings
+    from django.db import connection
+
+    from omnichannel.testing.servers import database_url
+
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "WORKER_INTERVAL_SECONDS": "3600"}
+    doomed = subprocess.Popen([sys.executable, "manage.py", "run_worker"], cwd=settings.BASE_DIR, env=env)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    Conversation.objects.filter(pk=open_chat.pk).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
+    subprocess.run(
+        [sys.executable, "manage.py", "run_worker", "--once"], cwd=settings.BASE_DIR, env=env, check=True, timeout=60
+    )
+    open_chat.refresh_from_db()
+    assert open_chat.events.filter(action="offer_timeout").count() == 1
