@@ -8,6 +8,7 @@ partials the pages use.
 
 import asyncio
 import contextlib
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -19,6 +20,8 @@ from omnichannel.conversations.selectors import is_agent
 
 from .context_processors import agent_bar_context
 from .views import home_context
+
+logger = logging.getLogger(__name__)
 
 
 class AgentConsumer(AsyncWebsocketConsumer):
@@ -39,16 +42,21 @@ class AgentConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "heartbeat"):
             return
         self.heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await self.heartbeat
         for name in self.groups_joined:
             await self.channel_layer.group_discard(name, self.channel_name)
         await database_sync_to_async(agents.agent_disconnect)(channel_name=self.channel_name)
 
     async def _heartbeat(self) -> None:
+        # Off the shared sync thread, so a burst of renders cannot delay it past the stale limit.
+        beat = database_sync_to_async(agents.agent_heartbeat, thread_sensitive=False)
         while True:
             await asyncio.sleep(settings.OMNICHANNEL["HEARTBEAT_SECONDS"])
-            await database_sync_to_async(agents.agent_heartbeat)(channel_name=self.channel_name)
+            try:
+                await beat(agent=self.user, channel_name=self.channel_name)
+            except Exception:
+                logger.exception("heartbeat of %s failed; trying again", self.channel_name)
 
     async def conversation_changed(self, event: dict) -> None:
         await self.send(text_data=await self._render())

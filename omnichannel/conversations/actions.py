@@ -33,6 +33,7 @@ from .agents import agent_capacity_changed
 from .capacity import Hold, capacity_hold, fits, units_over
 from .errors import CapacityExceeded, ConcurrentChange, ConversationError, InvalidInput, NotPermitted
 from .models import (
+    AgentConnection,
     AgentProfile,
     Case,
     CaseStatus,
@@ -46,7 +47,7 @@ from .models import (
     Visitor,
     Workstream,
 )
-from .selectors import capacity_in_use, capacity_in_use_by_agent, is_supervisor
+from .selectors import capacity_in_use, capacity_in_use_by_agent, connection_fresh_since, is_supervisor
 from .states import Action, Facts, Kind, Rule, State, next_state
 
 MAX_MESSAGE_LENGTH = 4000
@@ -174,6 +175,7 @@ def _plan(
     if new_agent is not None or target == State.OPEN:
         fields["external_party"] = ""  # an agent or the queue has it back: one primary party (ST-22)
     fields.update(changes or {})
+    final = Hold(fields["capacity_units"], fields["capacity_release_at"])
     return _Plan(
         rule=rule,
         source=source,
@@ -181,7 +183,7 @@ def _plan(
         fields=fields,
         over=over,
         affected=sorted({previous_agent_id, new_agent_id} - {None}),
-        capacity_changed=hold != current or not same_holder,
+        capacity_changed=final != current or not same_holder,
     )
 
 
@@ -469,6 +471,11 @@ def conversations_offer(*, offers: list[Offer]) -> list[ConversationEvent]:
             .order_by("user_id")
         }
         load = capacity_in_use_by_agent(agent_ids=agent_ids, now=now)
+        connected = set(
+            AgentConnection.objects.filter(
+                agent_id__in=agent_ids, last_seen__gte=connection_fresh_since(now)
+            ).values_list("agent_id", flat=True)
+        )
         members = set(Queue.members.through.objects.filter(user_id__in=agent_ids).values_list("queue_id", "user_id"))
         allowed = _allowed_presences({row.workstream_id for row in rows.values()})
         planned: list[tuple[Conversation, _Plan, Action, Offer]] = []
@@ -482,6 +489,8 @@ def conversations_offer(*, offers: list[Offer]) -> list[ConversationEvent]:
                 profile = profiles.get(agent.pk)
                 if (conversation.queue_id, agent.pk) not in members or profile is None:
                     raise NotPermitted(_("Not a member of the queue."))
+                if agent.pk not in connected:
+                    raise NotPermitted(_("Not connected."))
                 if not routing.presence_allowed(
                     presence_id=profile.presence_id,
                     base=profile.presence.base,

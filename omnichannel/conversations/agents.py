@@ -23,7 +23,11 @@ from .selectors import capacity_in_use, connection_fresh_since
 
 
 def _profile_for_update(agent_id: int) -> AgentProfile:
-    profile = AgentProfile.objects.select_for_update().select_related("presence").filter(user_id=agent_id).first()
+    # of=self: lock the profile, not the shared presence row beside it, which every agent
+    # showing that presence would otherwise contend for (and deadlock on).
+    profile = (
+        AgentProfile.objects.select_for_update(of=("self",)).select_related("presence").filter(user_id=agent_id).first()
+    )
     if profile is None:
         raise NotPermitted(_("This user is not an agent."))
     return profile
@@ -87,9 +91,11 @@ def agent_capacity_changed(
 
 
 def agent_connect(*, agent: AbstractBaseUser, channel_name: str) -> None:
-    """A socket of the agent's opened: they are connected, and any reconnect clock stops."""
+    """A socket of the agent's opened: they are connected, and any reconnect clock stops.
+    Connect and disconnect both lock the profile first, so they never interleave."""
     now = timezone.now()
     with transaction.atomic():
+        _profile_for_update(agent.pk)
         AgentConnection.objects.update_or_create(
             channel_name=channel_name, defaults={"agent_id": agent.pk, "last_seen": now}
         )
@@ -97,25 +103,29 @@ def agent_connect(*, agent: AbstractBaseUser, channel_name: str) -> None:
         pushes.wake_distribution_on_commit()  # a connected agent can be offered work
 
 
-def agent_heartbeat(*, channel_name: str) -> None:
-    AgentConnection.objects.filter(channel_name=channel_name).update(last_seen=timezone.now())
+def agent_heartbeat(*, agent: AbstractBaseUser, channel_name: str) -> None:
+    """The socket is alive. If a worker counted it as gone meanwhile, it is connected again."""
+    if not AgentConnection.objects.filter(channel_name=channel_name).update(last_seen=timezone.now()):
+        agent_connect(agent=agent, channel_name=channel_name)
 
 
-def agent_disconnect(*, channel_name: str, at: datetime | None = None) -> None:
-    """A socket closed (or went stale): when it was the agent's last, start the reconnect clock."""
+def agent_disconnect(*, channel_name: str, at: datetime | None = None, stale_before: datetime | None = None) -> None:
+    """A socket closed (or, with `stale_before`, stopped heartbeating before then): when it was
+    the agent's last, start the reconnect clock."""
     at = at or timezone.now()
+    agent_id = AgentConnection.objects.filter(channel_name=channel_name).values_list("agent_id", flat=True).first()
+    if agent_id is None:
+        return
     with transaction.atomic():
-        connection = AgentConnection.objects.filter(channel_name=channel_name).first()
-        if connection is None:
+        _profile_for_update(agent_id)
+        connection = AgentConnection.objects.filter(channel_name=channel_name)
+        if stale_before is not None:
+            connection = connection.filter(last_seen__lt=stale_before)  # it may have heartbeated since
+        if not connection.delete()[0]:
             return
-        connection.delete()
-        alive = AgentConnection.objects.filter(
-            agent_id=connection.agent_id, last_seen__gte=connection_fresh_since(timezone.now())
-        )
+        alive = AgentConnection.objects.filter(agent_id=agent_id, last_seen__gte=connection_fresh_since(timezone.now()))
         if not alive.exists():
-            AgentProfile.objects.filter(user_id=connection.agent_id, disconnected_at__isnull=True).update(
-                disconnected_at=at
-            )
+            AgentProfile.objects.filter(user_id=agent_id, disconnected_at__isnull=True).update(disconnected_at=at)
 
 
 def agent_go_offline(*, profile: AgentProfile, now: datetime) -> bool:

@@ -23,7 +23,7 @@ from .errors import ConversationError
 from .groups import DISTRIBUTION_WAKE
 from .models import AgentConnection, AgentProfile, Conversation, PresenceBase
 from .selectors import connection_fresh_since
-from .states import State
+from .states import Channel, State
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -64,17 +64,22 @@ def release_wrap_up_blocks(now: datetime) -> int:
 
 def drop_stale_connections(now: datetime) -> int:
     """Sockets of a process that died stop heartbeating; count them as closed when last heard."""
-    stale = list(AgentConnection.objects.filter(last_seen__lt=connection_fresh_since(now))[:BATCH])
+    fresh_since = connection_fresh_since(now)
+    stale = list(AgentConnection.objects.filter(last_seen__lt=fresh_since)[:BATCH])
     for connection in stale:
-        agents.agent_disconnect(channel_name=connection.channel_name, at=connection.last_seen)
+        agents.agent_disconnect(channel_name=connection.channel_name, at=connection.last_seen, stale_before=fresh_since)
     return len(stale)
 
 
 def return_work_of_disconnected_agents(now: datetime) -> int:
     """ST-4: Active work of an agent gone longer than its workstream's reconnect timeout goes back to Open."""
-    rows = Conversation.objects.filter(
-        state=State.ACTIVE, primary_agent__agent_profile__disconnected_at__isnull=False
-    ).select_related("workstream", "primary_agent__agent_profile")
+    # Records stay with their agent (no ST-4 row for them); the longest gone come first.
+    rows = (
+        Conversation.objects.filter(state=State.ACTIVE, primary_agent__agent_profile__disconnected_at__isnull=False)
+        .exclude(workstream__channel=Channel.CASE)
+        .select_related("workstream", "primary_agent__agent_profile")
+        .order_by("primary_agent__agent_profile__disconnected_at", "pk")
+    )
     due = [
         c
         for c in rows[:BATCH]
@@ -132,10 +137,12 @@ async def run_forever() -> None:
             deadlines_due = loop.time() + interval
         try:
             await run(deadlines=full)
+            if await _woken(layer, timeout=max(0.0, deadlines_due - loop.time())):
+                await _drain(layer)
         except Exception:
+            # The database or the channel layer is away: keep going, polling, until it is back.
             logger.exception("worker pass failed")
-        if await _woken(layer, timeout=max(0.0, deadlines_due - loop.time())):
-            await _drain(layer)
+            await asyncio.sleep(interval)
 
 
 async def _woken(layer, *, timeout: float) -> bool:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from omnichannel.conversations import actions
 from omnichannel.conversations.distribution import distribute
-from omnichannel.conversations.errors import CapacityExceeded, ConcurrentChange, ConversationError
+from omnichannel.conversations.errors import CapacityExceeded, ConcurrentChange, ConversationError, NotPermitted
 from omnichannel.conversations.models import AgentProfile, Conversation, ConversationEvent
 from omnichannel.conversations.selectors import capacity_in_use
 from omnichannel.conversations.states import Channel, IllegalTransition, State
@@ -109,10 +109,10 @@ def test_accept_racing_the_customers_disconnect(make_agent, make_workstream, mak
 
 
 def test_push_racing_a_pick(make_agent, make_workstream, make_conversation, connect):
-    """RT-6: distribution offers while agents pick the same conversations: one agent each."""
-    pushed_to = [make_agent(capacity=100) for _ in range(3)]
-    pickers = [make_agent(capacity=100) for _ in range(3)]
-    connect(*pushed_to)
+    """RT-6: two distribution workers offer while the same agents pick, with capacity for only
+    some of the work: one agent per conversation, nobody over capacity."""
+    shared = [make_agent(capacity=20) for _ in range(4)]  # room for 8 of the 30
+    connect(*shared)
     workstream = make_workstream(Channel.LIVE_CHAT)
     ids = [make_conversation(workstream).pk for _ in range(30)]
 
@@ -120,10 +120,36 @@ def test_push_racing_a_pick(make_agent, make_workstream, make_conversation, conn
         for pk in ids:
             try:
                 actions.conversation_pick(conversation=Conversation.objects.get(pk=pk), agent=agent)
-            except EXPECTED_LOSSES:
+            except (*EXPECTED_LOSSES, NotPermitted):
                 pass
 
-    run_together([distribute, distribute, *[lambda a=a: pick_all(a) for a in pickers]])
+    run_together([distribute, distribute, *[lambda a=a: pick_all(a) for a in shared]])
     assert_invariants(ids)
     taken = ConversationEvent.objects.filter(conversation__in=ids, action__in=["pick", "offer"]).count()
-    assert taken == Conversation.objects.filter(pk__in=ids, state=State.ACTIVE).count() == 30
+    assert taken == Conversation.objects.filter(pk__in=ids, state=State.ACTIVE).count() == 8
+
+
+def test_agents_filling_and_freeing_capacity_at_once_do_not_deadlock(
+    make_agent, make_workstream, make_conversation, presences
+):
+    """RT-6, PR-2: one agent's capacity fills (going Busy) while another's frees (back to
+    Available), over and over at once; presence rows are shared, profile locks are not."""
+    filling, freeing = make_agent(capacity=10), make_agent(capacity=10)
+    workstream = make_workstream(Channel.SMS)
+    for _ in range(10):
+        held = make_conversation(workstream)
+        actions.conversation_pick(conversation=held, agent=freeing)
+        waiting = make_conversation(workstream)
+        run_together(
+            [
+                lambda pk=held.pk: actions.conversation_close_session(
+                    conversation=Conversation.objects.get(pk=pk), agent=freeing
+                ),
+                lambda pk=waiting.pk: actions.conversation_pick(
+                    conversation=Conversation.objects.get(pk=pk), agent=filling
+                ),
+            ]
+        )
+        assert AgentProfile.objects.get(user=filling).presence.base == "busy"
+        assert AgentProfile.objects.get(user=freeing).presence.base == "available"
+        actions.conversation_close_session(conversation=Conversation.objects.get(pk=waiting.pk), agent=filling)

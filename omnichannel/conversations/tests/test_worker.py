@@ -1,6 +1,7 @@
 """The background worker's deadlines (RT-3, ST-4, ST-9, ST-20, ST-24, PR-2), applied once."""
 
 import os
+import time
 from datetime import timedelta
 
 import pytest
@@ -46,6 +47,8 @@ def test_persistent_chat_expires_after_its_period(make_workstream, make_conversa
     chat = make_conversation(make_workstream(Channel.LIVE_CHAT, persistent_chat=True, persistent_chat_days=28))
     actions.conversation_pick(conversation=chat, agent=agent)
     actions.conversation_close_session(conversation=chat, agent=agent)
+    chat.refresh_from_db()
+    assert chat.waiting_until - chat.state_changed_at == timedelta(days=28)
     assert worker.close_inactive_waiting(timezone.now() + timedelta(days=27)) == 0
     Conversation.objects.filter(pk=chat.pk).update(waiting_until=timezone.now() - timedelta(seconds=1))
     assert worker.close_inactive_waiting(timezone.now()) == 1
@@ -66,6 +69,20 @@ def test_timed_wrap_up_block_is_released_and_recorded(make_workstream, make_conv
     assert conversation.events.last().action == "wrap_up_block_expired"
 
 
+def test_presence_comes_back_when_a_wrap_up_block_runs_out(make_workstream, make_conversation, make_agent):
+    """PR-2, ST-20: an agent made Busy by a full capacity is Available again when the block ends."""
+    agent = make_agent(capacity=10)
+    conversation = make_conversation(
+        make_workstream(Channel.SMS, wrap_up_block=WrapUpBlock.MINUTES, wrap_up_block_minutes=5)
+    )
+    actions.conversation_pick(conversation=conversation, agent=agent)
+    actions.conversation_end(conversation=conversation, agent=agent)
+    assert AgentProfile.objects.get(user=agent).presence.base == PresenceBase.BUSY
+    Conversation.objects.filter(pk=conversation.pk).update(capacity_release_at=timezone.now() - timedelta(seconds=1))
+    worker.release_wrap_up_blocks(timezone.now())
+    assert AgentProfile.objects.get(user=agent).presence.base == PresenceBase.AVAILABLE
+
+
 def test_disconnected_agent_loses_active_work_after_the_reconnect_timeout(active_chat, agent):
     """ST-4: the agent's last tab closed and they did not come back in time: Open, routed again."""
     agents.agent_connect(agent=agent, channel_name="tab-1")
@@ -84,9 +101,29 @@ def test_reconnecting_in_time_keeps_the_work(active_chat, agent):
     """ST-4: an agent who reloads the page (reconnects) keeps their conversations."""
     agents.agent_connect(agent=agent, channel_name="tab-1")
     agents.agent_disconnect(channel_name="tab-1")
+    assert AgentProfile.objects.get(user=agent).disconnected_at is not None
     agents.agent_connect(agent=agent, channel_name="tab-1b")
-    AgentProfile.objects.filter(user=agent).update(disconnected_at=None)
+    assert AgentProfile.objects.get(user=agent).disconnected_at is None
     assert worker.return_work_of_disconnected_agents(timezone.now() + PAST) == 0
+
+
+def test_a_heartbeat_after_being_counted_gone_reconnects(agent):
+    """PR-2: a slow socket a worker dropped as stale is connected again by its next heartbeat."""
+    agents.agent_connect(agent=agent, channel_name="slow-tab")
+    AgentConnection.objects.update(last_seen=timezone.now() - PAST)
+    worker.drop_stale_connections(timezone.now())
+    assert AgentProfile.objects.get(user=agent).disconnected_at is not None
+    agents.agent_heartbeat(agent=agent, channel_name="slow-tab")
+    assert AgentConnection.objects.filter(agent=agent).count() == 1
+    assert AgentProfile.objects.get(user=agent).disconnected_at is None
+
+
+def test_a_connection_that_heartbeats_after_being_listed_stale_is_kept(agent):
+    """PR-2: the worker re-checks staleness when it drops a connection."""
+    agents.agent_connect(agent=agent, channel_name="tab")
+    long_ago = timezone.now() - PAST
+    agents.agent_disconnect(channel_name="tab", at=long_ago, stale_before=long_ago)
+    assert AgentConnection.objects.filter(channel_name="tab").exists()
 
 
 def test_sockets_of_a_dead_process_go_stale_and_count_as_disconnected(agent):
@@ -106,6 +143,7 @@ def test_sockets_of_a_dead_process_go_stale_and_count_as_disconnected(agent):
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_never_apply_one_deadline_twice(make_workstream, make_conversation, make_agent):
     """RT-6: two workers racing over the same expired offers apply each exactly once."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
@@ -117,8 +155,11 @@ def test_two_workers_never_apply_one_deadline_twice(make_workstream, make_conver
         actions.conversation_offer(conversation=conversation, agent=agent)
     Conversation.objects.update(offer_expires_at=timezone.now() - timedelta(seconds=1))
 
+    barrier = threading.Barrier(2)
+
     def run():
         try:
+            barrier.wait()
             return worker.expire_offers(timezone.now())
         finally:
             connection.close()
@@ -131,8 +172,8 @@ def test_two_workers_never_apply_one_deadline_twice(make_workstream, make_conver
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_killed_worker_is_replaced_without_losing_a_deadline(open_chat, agent):
-    """The worker that should have applied a deadline dies (SIGKILL); another worker process
+def test_a_killed_worker_is_replaced_without_losing_a_deadline(chat_workstream, make_conversation, agent, connect):
+    """A running worker dies (SIGKILL) with a deadline coming due; another worker process
     started later applies it, because deadlines live in the database, not in a process."""
     import signal
     import subprocess
@@ -143,14 +184,22 @@ def test_a_killed_worker_is_replaced_without_losing_a_deadline(open_chat, agent)
 
     from omnichannel.testing.servers import database_url
 
-    actions.conversation_offer(conversation=open_chat, agent=agent)
+    offered = make_conversation(chat_workstream)
+    actions.conversation_offer(conversation=offered, agent=agent)
+    connect(agent)
+    evidence = make_conversation(chat_workstream)  # the doomed worker's first pass offers it
     env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "WORKER_INTERVAL_SECONDS": "3600"}
     doomed = subprocess.Popen([sys.executable, "manage.py", "run_worker"], cwd=settings.BASE_DIR, env=env)
+    deadline = time.monotonic() + 30
+    while Conversation.objects.get(pk=evidence.pk).state != State.ACTIVE:
+        assert time.monotonic() < deadline, "the worker never ran"
+        time.sleep(0.1)
+    Conversation.objects.filter(pk=offered.pk).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
+    assert doomed.poll() is None  # alive, sleeping until its next pass an hour from now
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
-    Conversation.objects.filter(pk=open_chat.pk).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
+    assert not offered.events.filter(action="offer_timeout").exists()
     subprocess.run(
         [sys.executable, "manage.py", "run_worker", "--once"], cwd=settings.BASE_DIR, env=env, check=True, timeout=60
     )
-    open_chat.refresh_from_db()
-    assert open_chat.events.filter(action="offer_timeout").count() == 1
+    assert offered.events.filter(action="offer_timeout").count() == 1

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.test import override_settings
 
 from omnichannel.conversations.models import Conversation
@@ -39,3 +40,45 @@ def test_new_work_is_offered_long_before_the_next_poll(agent, connect, chat_work
         return state
 
     assert async_to_sync(scenario)() == State.ACTIVE
+
+
+@override_settings(
+    OMNICHANNEL={
+        "WORKER_INTERVAL_SECONDS": 0.05,
+        "CONNECTION_STALE_SECONDS": 45,
+        "OFFLINE_AFTER_SECONDS": 120,
+        "HEARTBEAT_SECONDS": 15,
+    }
+)
+def test_the_loop_survives_a_failing_pass(monkeypatch):
+    """REL-1: a failing pass (database away) or wait (channel layer away) is logged and the loop goes on."""
+    calls = []
+
+    def flaky_tick(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return {}
+
+    monkeypatch.setattr("omnichannel.conversations.worker.tick", flaky_tick)
+    layer = get_channel_layer()
+    receive = layer.receive
+    failures = []
+
+    async def flaky_receive(channel):
+        if not failures:
+            failures.append(channel)
+            raise ConnectionError("channel layer went away")
+        return await receive(channel)
+
+    monkeypatch.setattr(layer, "receive", flaky_receive)
+
+    async def scenario():
+        loop = asyncio.create_task(run_forever())
+        await asyncio.sleep(0.5)
+        alive = not loop.done()
+        loop.cancel()
+        return alive
+
+    assert async_to_sync(scenario)()
+    assert len(calls) >= 3 and failures

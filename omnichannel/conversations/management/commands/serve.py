@@ -30,8 +30,11 @@ class Command(BaseCommand):
         from omnichannel.conversations.worker import run_forever
 
         def start_worker() -> None:
-            if not no_worker:
-                asyncio.get_event_loop().create_task(run_forever())
+            if no_worker:
+                return
+            # Keep a reference (an unreferenced task may be collected) and restart it if it ever ends.
+            self.worker = asyncio.get_event_loop().create_task(run_forever())
+            self.worker.add_done_callback(lambda task: task.cancelled() or start_worker())
 
         Server(
             application=application,
