@@ -47,7 +47,13 @@ from .models import (
     Visitor,
     Workstream,
 )
-from .selectors import capacity_in_use, capacity_in_use_by_agent, connection_fresh_since, is_supervisor
+from .selectors import (
+    allowed_presences_by_workstream,
+    capacity_in_use,
+    capacity_in_use_by_agent,
+    connection_fresh_since,
+    is_supervisor,
+)
 from .states import Action, Facts, Kind, Rule, State, next_state
 
 MAX_MESSAGE_LENGTH = 4000
@@ -297,7 +303,7 @@ def _require_presence_allowed(conversation: Conversation, agent: AbstractBaseUse
     profile = AgentProfile.objects.select_related("presence").filter(user=agent).first()
     if profile is None:
         raise NotPermitted(_("%(user)s is not an agent.") % {"user": agent})
-    allowed = set(conversation.workstream.allowed_presences.values_list("pk", flat=True))
+    allowed = allowed_presences_by_workstream({conversation.workstream_id})[conversation.workstream_id]
     if not routing.presence_allowed(presence_id=profile.presence_id, base=profile.presence.base, allowed=allowed):
         raise NotPermitted(
             _("%(agent)s is %(presence)s, which this workstream does not allow.")
@@ -477,7 +483,7 @@ def conversations_offer(*, offers: list[Offer]) -> list[ConversationEvent]:
             ).values_list("agent_id", flat=True)
         )
         members = set(Queue.members.through.objects.filter(user_id__in=agent_ids).values_list("queue_id", "user_id"))
-        allowed = _allowed_presences({row.workstream_id for row in rows.values()})
+        allowed = allowed_presences_by_workstream({row.workstream_id for row in rows.values()})
         planned: list[tuple[Conversation, _Plan, Action, Offer]] = []
         for offer in offers:
             row = rows.get(offer.conversation.pk)
@@ -554,14 +560,6 @@ def _offer_changes(workstream: Workstream, now: datetime) -> dict[str, Any]:
 
 def _offer_detail(conversation: Conversation, offer: Offer) -> dict[str, Any]:
     return {**offer.decision, "method": conversation.workstream.get_assignment_method_display()}
-
-
-def _allowed_presences(workstream_ids: set[int]) -> dict[int, set[int]]:
-    allowed: dict[int, set[int]] = {pk: set() for pk in workstream_ids}
-    through = Workstream.allowed_presences.through.objects.filter(workstream_id__in=workstream_ids)
-    for workstream_id, presence_id in through.values_list("workstream_id", "presence_id"):
-        allowed[workstream_id].add(presence_id)
-    return allowed
 
 
 def conversation_accept(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from . import actions, routing
 from .models import AgentConnection, AgentProfile, Conversation, ConversationEvent, Distribution
-from .selectors import connection_fresh_since, holding_capacity
+from .selectors import allowed_presences_by_workstream, connection_fresh_since, holding_capacity
 from .states import Action, State
 
 
@@ -81,6 +81,7 @@ def distribute(*, queue_ids: list[int] | None = None, limit: int = 1000, batch: 
     for conversation in waiting:
         by_queue[conversation.queue_id].append(conversation)
     declined = _declined([c.pk for c in waiting])
+    allowed = allowed_presences_by_workstream({c.workstream_id for c in waiting})
     offers = 0
     # Queues in random order, so that concurrent workers mostly serve different queues.
     for queue_id in random.sample(list(by_queue), len(by_queue)):
@@ -94,14 +95,13 @@ def distribute(*, queue_ids: list[int] | None = None, limit: int = 1000, batch: 
         for conversation in by_queue[queue_id]:
             workstream = conversation.workstream
             if workstream.pk not in views:
-                allowed = set(workstream.allowed_presences.values_list("pk", flat=True))
                 views[workstream.pk] = {
                     agent_id: dataclasses.replace(
                         c,
                         presence_allowed=routing.presence_allowed(
                             presence_id=profiles[agent_id].presence_id,
                             base=profiles[agent_id].presence.base,
-                            allowed=allowed,
+                            allowed=allowed[workstream.pk],
                         ),
                     )
                     for agent_id, c in candidates.items()

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
-from .models import Conversation, ConversationEvent
+from .models import Conversation, ConversationEvent, Workstream
 from .states import State
 
 ONGOING = ~Q(state=State.CLOSED)
@@ -42,6 +42,15 @@ def capacity_in_use_by_agent(*, agent_ids: list[int], now: datetime) -> dict[int
         .annotate(total=Sum("capacity_units"))
     )
     return {row["primary_agent"]: row["total"] for row in rows}
+
+
+def allowed_presences_by_workstream(workstream_ids: set[int]) -> dict[int, set[int]]:
+    """Each workstream's allowed presence ids (empty: any but Offline, see routing.presence_allowed)."""
+    allowed: dict[int, set[int]] = {pk: set() for pk in workstream_ids}
+    through = Workstream.allowed_presences.through.objects.filter(workstream_id__in=workstream_ids)
+    for workstream_id, presence_id in through.values_list("workstream_id", "presence_id"):
+        allowed[workstream_id].add(presence_id)
+    return allowed
 
 
 def connection_fresh_since(now: datetime) -> datetime:
