@@ -6,7 +6,8 @@ app_name = "sessions_app"
 urlpatterns = [
     path("", views.agent_home, name="home"),
     path("presence/", views.set_presence, name="presence"),
-    path("conversations/<int:pk>/accept/", views.accept, name="accept"),
-    path("conversations/<int:pk>/reject/", views.reject, name="reject"),
-    path("conversations/<int:pk>/pick/", views.pick, name="pick"),
+    *(
+        path(f"conversations/<int:pk>/{verb}/", views.work_item_action, {"verb": verb}, name=verb)
+        for verb in views.WORK_ITEM_ACTIONS
+    ),
 ]

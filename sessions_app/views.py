@@ -1,12 +1,10 @@
 """The agent workspace's Home session (SES-1, SES-2) and the agent's own actions on work items:
 accept or reject an offer (RT-3), pick from Open work items (RT-4), set presence (PR-1)."""
 
-from collections.abc import Callable
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,55 +38,29 @@ def agent_home(request: HttpRequest) -> HttpResponse:
     return render(request, "sessions_app/home.html", home_context(request.user))
 
 
-def _act(request: HttpRequest, act: Callable[[], object], success: str) -> HttpResponse:
-    """Run one action, then go to `success`; a refusal is shown on the agent's home with its
+# The agent's own moves on a work item, and where each leads when it succeeds.
+WORK_ITEM_ACTIONS = {
+    "accept": (actions.conversation_accept, "conversation"),  # RT-3
+    "reject": (actions.conversation_reject, "home"),  # RT-3
+    "pick": (actions.conversation_pick, "conversation"),  # RT-4
+}
+
+
+@require_POST
+@login_required
+@agent_required
+def work_item_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+    """Run one of the agent's actions; a refusal is shown on the agent's home with its
     reason, and changed nothing. Buttons post with htmx, which follows HX-Redirect."""
+    act, then = WORK_ITEM_ACTIONS[verb]
+    conversation = get_object_or_404(Conversation.objects.select_related("workstream", "queue"), pk=pk)
+    success = reverse("conversations:detail", args=[pk]) if then == "conversation" else reverse("sessions_app:home")
     try:
-        act()
+        act(conversation=conversation, agent=request.user)
     except ConversationError as refused:
         messages.error(request, str(refused))
         success = reverse("sessions_app:home")
-    else:
-        success = resolve_url(success)
     return HttpResponseClientRedirect(success) if request.htmx else redirect(success)
-
-
-def _conversation(pk: int) -> Conversation:
-    return get_object_or_404(Conversation.objects.select_related("workstream", "queue"), pk=pk)
-
-
-@require_POST
-@login_required
-@agent_required
-def accept(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = _conversation(pk)
-    return _act(
-        request,
-        lambda: actions.conversation_accept(conversation=conversation, agent=request.user),
-        f"/conversations/{pk}/",
-    )
-
-
-@require_POST
-@login_required
-@agent_required
-def reject(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = _conversation(pk)
-    return _act(
-        request, lambda: actions.conversation_reject(conversation=conversation, agent=request.user), "sessions_app:home"
-    )
-
-
-@require_POST
-@login_required
-@agent_required
-def pick(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = _conversation(pk)
-    return _act(
-        request,
-        lambda: actions.conversation_pick(conversation=conversation, agent=request.user),
-        f"/conversations/{pk}/",
-    )
 
 
 @require_POST
