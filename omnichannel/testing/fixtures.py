@@ -184,17 +184,17 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
-@pytest.fixture(scope="session")
-def live_server_url(django_db_setup, django_db_blocker):
-    """A daphne process serving the test database over HTTP and websockets."""
+@pytest.fixture
+def live_server_url(transactional_db):
+    """A `manage.py serve` process (daphne and its worker) on the test database. One per
+    test, set up after the database and stopped before its flush: a worker still running
+    would contend with the flush's TRUNCATE (a deadlock on PostgreSQL)."""
     from django.db import connection
 
     from omnichannel.testing.servers import daphne_server, database_url
 
-    with django_db_blocker.unblock():
-        url = database_url(connection.settings_dict)
-    with daphne_server(database=url, env={"WORKER_INTERVAL_SECONDS": "0.2"}) as base_url:
-        yield base_url
+    with daphne_server(database=database_url(connection.settings_dict), env={"WORKER_INTERVAL_SECONDS": "0.2"}) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -211,7 +211,7 @@ def browser():
 
 
 @pytest.fixture
-def new_page(browser, live_server_url, transactional_db):
+def new_page(browser, live_server_url):
     """Make pages in fresh browser contexts (one per person in a test)."""
     contexts = []
 

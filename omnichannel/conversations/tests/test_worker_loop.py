@@ -37,6 +37,8 @@ def test_new_work_is_offered_long_before_the_next_poll(agent, connect, chat_work
             if state == State.ACTIVE:
                 break
         worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        await asyncio.sleep(0.3)  # a pass already in its thread finishes before the database is flushed
         return state
 
     assert async_to_sync(scenario)() == State.ACTIVE
