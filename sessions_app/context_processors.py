@@ -1,3 +1,5 @@
+from django.utils.functional import SimpleLazyObject
+
 from omnichannel.conversations.models import AgentProfile, Presence
 from omnichannel.conversations.selectors import is_agent, pending_offers
 
@@ -11,8 +13,11 @@ def agent_bar(request):
 
 
 def agent_bar_context(user) -> dict:
+    # Lazy: pages that never show the bar (admin, partials) never query for it.
     return {
-        "agent_profile": AgentProfile.objects.select_related("presence").filter(user=user).first(),
+        "agent_profile": SimpleLazyObject(
+            lambda: AgentProfile.objects.select_related("presence").filter(user=user).first()
+        ),
         "presences": Presence.objects.all(),
         "offers": pending_offers(user),
     }

@@ -111,11 +111,12 @@ def tick(*, deadlines: bool = True) -> dict[str, int]:
     """One pass over every deadline (unless only woken to distribute), then one distribution
     round. Never raises: one failing step is logged and the others still run."""
     done: dict[str, int] = {}
-    for step in [*(STEPS if deadlines else []), distribute]:
+    calls = [(step.__name__, lambda step=step: step(timezone.now())) for step in (STEPS if deadlines else [])]
+    for name, call in [*calls, ("distribute", distribute)]:
         try:
-            done[step.__name__] = step(timezone.now()) if step is not distribute else distribute()
+            done[name] = call()
         except Exception:
-            logger.exception("worker step %s failed", step.__name__)
+            logger.exception("worker step %s failed", name)
     return done
 
 

@@ -6,6 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.test import override_settings
 
 from omnichannel.conversations.models import Conversation
@@ -15,14 +16,7 @@ from omnichannel.conversations.worker import run_forever
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@override_settings(
-    OMNICHANNEL={
-        "WORKER_INTERVAL_SECONDS": 60,
-        "CONNECTION_STALE_SECONDS": 45,
-        "OFFLINE_AFTER_SECONDS": 120,
-        "HEARTBEAT_SECONDS": 15,
-    }
-)
+@override_settings(OMNICHANNEL={**settings.OMNICHANNEL, "WORKER_INTERVAL_SECONDS": 60})
 def test_new_work_is_offered_long_before_the_next_poll(agent, connect, chat_workstream, make_conversation):
     """RT-2: a conversation becoming Open wakes a worker, which offers it at once (not in 60 s)."""
     connect(agent)
@@ -44,14 +38,7 @@ def test_new_work_is_offered_long_before_the_next_poll(agent, connect, chat_work
     assert async_to_sync(scenario)() == State.ACTIVE
 
 
-@override_settings(
-    OMNICHANNEL={
-        "WORKER_INTERVAL_SECONDS": 0.05,
-        "CONNECTION_STALE_SECONDS": 45,
-        "OFFLINE_AFTER_SECONDS": 120,
-        "HEARTBEAT_SECONDS": 15,
-    }
-)
+@override_settings(OMNICHANNEL={**settings.OMNICHANNEL, "WORKER_INTERVAL_SECONDS": 0.05})
 def test_the_loop_survives_a_failing_pass(monkeypatch):
     """REL-1: a failing pass (database away) or wait (channel layer away) is logged and the loop goes on."""
     calls = []
