@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "omnichannel.conversations",
+    "omnichannel.widget",
     "sessions_app",
     "supervision",
 ]

@@ -12,4 +12,5 @@ urlpatterns = [
     path("agent/", include("sessions_app.urls")),
     path("supervisor/", include("supervision.urls")),
     path("admin/", admin.site.urls),
+    path("", include("omnichannel.widget.urls")),
 ]

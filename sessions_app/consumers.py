@@ -16,7 +16,9 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from omnichannel.conversations import agents, groups
-from omnichannel.conversations.selectors import is_agent
+from omnichannel.conversations.chat import ChatConsumer
+from omnichannel.conversations.models import SenderRole
+from omnichannel.conversations.selectors import conversations_visible_to, is_agent
 
 from .context_processors import agent_bar_context
 from .views import home_context
@@ -75,3 +77,28 @@ class AgentConsumer(AsyncWebsocketConsumer):
                 "sessions_app/home.html#work-items",
             )
         )
+
+
+class AgentChatConsumer(ChatConsumer):
+    """The communication panel's socket (one per tab): the shared chat protocol for every
+    conversation the agent may see, written in as their agent."""
+
+    max_subscriptions = 50
+    burst, per_second = 30, 15.0
+
+    async def connect(self) -> None:
+        self.user = self.scope["user"]
+        if not self.user.is_authenticated or not await database_sync_to_async(is_agent)(self.user):
+            await self.close(code=4403)
+            return
+        await super().connect()
+
+    async def authorize(self, content: dict) -> int | None:
+        conversation_id = content.get("conversation")
+        if not isinstance(conversation_id, int):
+            return None
+        visible = await database_sync_to_async(conversations_visible_to(self.user).filter(pk=conversation_id).exists)()
+        return conversation_id if visible else None
+
+    def sender(self, conversation_id: int):
+        return SenderRole.AGENT, self.user

@@ -43,6 +43,8 @@ WORK_ITEM_ACTIONS = {
     "accept": (actions.conversation_accept, "conversation"),  # RT-3
     "reject": (actions.conversation_reject, "home"),  # RT-3
     "pick": (actions.conversation_pick, "conversation"),  # RT-4
+    "end": (actions.conversation_end, "conversation"),  # ST-3
+    "close_session": (actions.conversation_close_session, "home"),  # ST-4, ST-5, ST-8, ST-24
 }
 
 
@@ -50,8 +52,9 @@ WORK_ITEM_ACTIONS = {
 @login_required
 @agent_required
 def work_item_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
-    """Run one of the agent's actions; a refusal is shown on the agent's home with its
-    reason, and changed nothing. Buttons post with htmx, which follows HX-Redirect."""
+    """Run one of the agent's actions; a refusal is shown with its reason (on the agent's home,
+    or for End and Close session on the conversation's page) and changed nothing. Buttons
+    post with htmx, which follows HX-Redirect, or as plain forms."""
     act, then = WORK_ITEM_ACTIONS[verb]
     conversation = get_object_or_404(Conversation.objects.select_related("workstream", "queue"), pk=pk)
     success = reverse("conversations:detail", args=[pk]) if then == "conversation" else reverse("sessions_app:home")
@@ -59,7 +62,9 @@ def work_item_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
         act(conversation=conversation, agent=request.user)
     except ConversationError as refused:
         messages.error(request, str(refused))
-        success = reverse("sessions_app:home")
+        # Ending and closing are done from the conversation's page: the refusal is shown there.
+        in_session = verb in ("end", "close_session")
+        success = reverse("conversations:detail", args=[pk]) if in_session else reverse("sessions_app:home")
     return HttpResponseClientRedirect(success) if request.htmx else redirect(success)
 
 

@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import pushes, routing
+from . import pushes, routing, sentiment
 from .agents import agent_capacity_changed
 from .capacity import Hold, capacity_hold, fits, units_over
 from .errors import CapacityExceeded, ConcurrentChange, ConversationError, InvalidInput, NotPermitted
@@ -41,9 +43,11 @@ from .models import (
     Conversation,
     ConversationEvent,
     Message,
+    Notice,
     Queue,
     RoutingRule,
     SenderRole,
+    SentimentLevel,
     Visitor,
     Workstream,
 )
@@ -114,6 +118,7 @@ class _Plan:
     over: int
     affected: list[int]
     capacity_changed: bool
+    previous_agent_id: int | None
 
 
 def _plan(
@@ -190,6 +195,7 @@ def _plan(
         over=over,
         affected=sorted({previous_agent_id, new_agent_id} - {None}),
         capacity_changed=final != current or not same_holder,
+        previous_agent_id=previous_agent_id,
     )
 
 
@@ -250,11 +256,57 @@ def _move(
             setattr(conversation, name, value)
         event = _event(conversation, plan, action=action, actor=actor, detail=detail, now=now)
         event.save()
+        if notice := _notice(
+            conversation,
+            action=action,
+            agent_id=plan.new_agent.pk if plan.new_agent else None,
+            previous_agent_id=plan.previous_agent_id,
+        ):
+            _save_messages({conversation.pk: conversation}, [notice])
         if plan.capacity_changed:
             for agent_id in plan.affected:
                 agent_capacity_changed(agent_id=agent_id, now=now)
         pushes.conversations_changed([_push(conversation, event, plan.affected)])
     return event
+
+
+# What customer and agent read in a live chat's transcript after a move (CH-3).
+_NOTICES = {
+    Action.PICK: Notice.AGENT_JOINED,
+    Action.ACCEPT: Notice.AGENT_JOINED,
+    Action.ASSIGN: Notice.AGENT_JOINED,
+    Action.RELEASE: Notice.AGENT_LEFT,
+    Action.AGENT_RECONNECT_TIMEOUT: Notice.AGENT_LEFT,
+    Action.CLOSE_SESSION: Notice.AGENT_LEFT,
+    Action.TRANSFER_TO_QUEUE: Notice.TRANSFERRED,
+    Action.AGENT_END: Notice.AGENT_ENDED,
+    Action.CUSTOMER_END: Notice.CUSTOMER_ENDED,
+    Action.CUSTOMER_DISCONNECT: Notice.CUSTOMER_LEFT,
+}
+
+
+def _notice(
+    conversation: Conversation, *, action: Action, agent_id: int | None, previous_agent_id: int | None
+) -> Message | None:
+    """The system notice a move of a live chat puts in its transcript, unsaved, if any."""
+    notice = _NOTICES.get(action)
+    if notice is None or conversation.kind != Kind.LIVE_CHAT:
+        return None
+    if notice == Notice.AGENT_JOINED:
+        if not conversation.accepted_at:
+            return None  # offered, not yet accepted: nobody has joined
+        named = agent_id
+    elif notice == Notice.AGENT_LEFT:
+        if conversation.state != State.OPEN:
+            return None  # closing a Wrap-up or persistent session is not a departure mid-chat
+        named = previous_agent_id
+    else:
+        named = previous_agent_id
+    name = ""
+    if named is not None:
+        user = get_user_model().objects.only("first_name", "username").get(pk=named)
+        name = user.first_name or user.get_username()
+    return _append(conversation, sender_role=SenderRole.SYSTEM, body=name, notice=notice)
 
 
 def _push(conversation: Conversation, event: ConversationEvent, agent_ids: list[int]) -> pushes.Change:
@@ -531,6 +583,13 @@ def conversations_offer(*, offers: list[Offer]) -> list[ConversationEvent]:
                 for row, plan, action, offer in planned
             ]
         )
+        notices = [
+            notice
+            for row, plan, action, offer in planned
+            if (notice := _notice(row, action=action, agent_id=offer.agent.pk, previous_agent_id=None))
+        ]
+        if notices:
+            _save_messages(rows, notices)
         offered = {offer.agent.pk for *_, offer in planned}
         AgentProfile.objects.filter(user_id__in=offered).update(last_offered_at=now)
         for agent_id in offered:
@@ -633,6 +692,18 @@ def conversation_customer_disconnect(*, conversation: Conversation) -> Conversat
     """The live-chat customer is gone: Closed before an agent accepted it (ST-2, ST-7),
     Wrap-up after (ST-21)."""
     return _move(conversation, action=Action.CUSTOMER_DISCONNECT)
+
+
+def conversation_customer_gone(*, conversation: Conversation) -> ConversationEvent:
+    """The live-chat customer's last socket closed and none opened again within the
+    workstream's customer reconnect timeout: as if they disconnected (ST-2, ST-7, ST-21)."""
+
+    def check(conversation: Conversation, now: datetime) -> None:
+        gone = conversation.customer_disconnected_at
+        if gone is None or now < gone + timedelta(seconds=conversation.workstream.customer_reconnect_timeout_seconds):
+            raise ConversationError(_("The customer is connected, or may still reconnect."))
+
+    return _move(conversation, action=Action.CUSTOMER_DISCONNECT, check=check)
 
 
 def conversation_release(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
@@ -780,16 +851,118 @@ def _clean_body(body: str) -> str:
     return body
 
 
-def _check_sender(conversation: Conversation, sender_role: SenderRole, sender: AbstractBaseUser | None) -> None:
+def _check_sender(
+    conversation: Conversation, sender_role: SenderRole, sender: AbstractBaseUser | None, *, consultant: bool
+) -> None:
     if sender_role == SenderRole.AGENT and (
-        sender is None
-        or (conversation.primary_agent_id != sender.pk and not conversation.consultants.filter(pk=sender.pk).exists())
+        sender is None or (conversation.primary_agent_id != sender.pk and not consultant)
     ):
         raise NotPermitted(_("Only the conversation's agents can write in it."))
     if sender_role == SenderRole.SUPERVISOR:
         _require_supervisor(sender)
     if conversation.state == State.CLOSED and sender_role != SenderRole.CUSTOMER:
         raise ConversationError(_("The conversation is Closed; nothing more can be written in it."))
+    if (
+        sender_role == SenderRole.CUSTOMER
+        and conversation.state == State.WRAP_UP
+        and conversation.kind == Kind.LIVE_CHAT
+    ):
+        raise ConversationError(_("This chat has ended."))
+
+
+@dataclass(frozen=True)
+class Post:
+    """A message to store, as a socket, view or webhook received it."""
+
+    conversation_id: int
+    sender_role: SenderRole
+    body: str
+    sender: AbstractBaseUser | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What became of a Post: the stored message (the earlier one, for a resend), or why not."""
+
+    message: Message | None = None
+    error: str = ""
+
+
+def messages_post(*, posts: list[Post]) -> list[Posted]:
+    """Store many messages in one transaction (the chat sockets' group commit), each exactly
+    as `message_post` would: the conversation's next sequence, once per idempotency key
+    (CH-5), the sender's right to write, sentiment for the customer's (SEN-1). A refused post
+    gets its error and the others go ahead. Conversations whose state a message may change
+    (Waiting, Closed: ST-11, ST-12) take the single path, after the batch, in order."""
+    results: list[Posted | None] = [None] * len(posts)
+    slow: list[int] = []
+    with transaction.atomic():
+        ids = sorted({p.conversation_id for p in posts})
+        rows = {
+            c.pk: c
+            for c in Conversation.objects.select_for_update(of=("self",))
+            .select_related("workstream", "contact")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        }
+        keys = {p.idempotency_key for p in posts if p.idempotency_key}
+        stored = {
+            (m.conversation_id, m.idempotency_key): m
+            for m in (Message.objects.filter(conversation_id__in=ids, idempotency_key__in=keys) if keys else [])
+        }
+        consultants = (
+            set(
+                Conversation.consultants.through.objects.filter(conversation_id__in=ids).values_list(
+                    "conversation_id", "user_id"
+                )
+            )
+            if any(p.sender_role == SenderRole.AGENT for p in posts)
+            else set()
+        )
+        new: list[Message] = []
+        for i, post in enumerate(posts):
+            row = rows.get(post.conversation_id)
+            if row is None:
+                results[i] = Posted(error=_("There is no such conversation."))
+                continue
+            if row.state in (State.WAITING, State.CLOSED):
+                slow.append(i)
+                continue
+            key = (row.pk, post.idempotency_key)
+            if post.idempotency_key and key in stored:
+                results[i] = Posted(stored[key])
+                continue
+            try:
+                body = _clean_body(post.body)
+                consultant = post.sender is not None and (row.pk, post.sender.pk) in consultants
+                _check_sender(row, post.sender_role, post.sender, consultant=consultant)
+            except ConversationError as error:
+                results[i] = Posted(error=str(error))
+                continue
+            message = _append(
+                row, sender_role=post.sender_role, body=body, sender=post.sender, key=post.idempotency_key
+            )
+            stored[key] = message
+            new.append(message)
+            results[i] = Posted(message)
+        if new:
+            _save_messages(rows, new)
+    for i in slow:
+        post = posts[i]
+        try:
+            results[i] = Posted(
+                message_post(
+                    conversation=rows[post.conversation_id],
+                    sender_role=post.sender_role,
+                    body=post.body,
+                    sender=post.sender,
+                    idempotency_key=post.idempotency_key,
+                )
+            )
+        except ConversationError as error:
+            results[i] = Posted(error=str(error))
+    return results
 
 
 def message_post(
@@ -812,7 +985,8 @@ def message_post(
             _lock(conversation)
             if idempotency_key and (stored := _stored_message(conversation, sender_role, idempotency_key)):
                 return stored
-            _check_sender(conversation, sender_role, sender)
+            consultant = sender is not None and conversation.consultants.filter(pk=sender.pk).exists()
+            _check_sender(conversation, sender_role, sender, consultant=consultant)
             if conversation.state == State.CLOSED:
                 conversation = _successor(conversation) or conversation_create(
                     workstream=conversation.workstream,
@@ -822,6 +996,7 @@ def message_post(
                     case=conversation.case,
                     detail={"follows": conversation.pk},
                 )
+                _lock(conversation)
             if conversation.state == State.WAITING:
                 if sender_role == SenderRole.CUSTOMER:
                     _move(conversation, action=Action.CUSTOMER_MESSAGE)
@@ -832,24 +1007,120 @@ def message_post(
                         waiting_until=timezone.now() + _waiting_period(conversation.workstream),
                         version=F("version") + 1,
                     )
-            Conversation.objects.filter(pk=conversation.pk).update(last_sequence=F("last_sequence") + 1)
-            sequence = Conversation.objects.values_list("last_sequence", flat=True).get(pk=conversation.pk)
-            message = Message.objects.create(
-                conversation=conversation,
-                sequence=sequence,
-                sender_role=sender_role,
-                sender=sender,
-                body=body,
-                idempotency_key=idempotency_key or None,
-            )
-            pushes.message_posted(conversation_id=conversation.pk, sequence=sequence)
+            message = _append(conversation, sender_role=sender_role, body=body, sender=sender, key=idempotency_key)
+            _save_messages({conversation.pk: conversation}, [message])
     except IntegrityError:
         # A concurrent resend with the same key committed first; everything here rolled back.
         if idempotency_key and (stored := _stored_message(conversation, sender_role, idempotency_key)):
             return stored
         raise
-    conversation.last_sequence = sequence
     return message
+
+
+def _append(
+    conversation: Conversation,
+    *,
+    sender_role: SenderRole,
+    body: str,
+    sender: AbstractBaseUser | None = None,
+    key: str | None = None,
+    notice: Notice | str = "",
+) -> Message:
+    """The locked conversation's next message, unsaved; scored when the customer wrote it (SEN-1)."""
+    conversation.last_sequence += 1
+    message = Message(
+        conversation=conversation,
+        sequence=conversation.last_sequence,
+        sender_role=sender_role,
+        sender=sender,
+        body=body,
+        notice=notice,
+        idempotency_key=key or None,
+    )
+    if sender_role == SenderRole.CUSTOMER:
+        message.sentiment = sentiment.score(body, language=conversation.context.get("language") or "en")
+    return message
+
+
+def _save_messages(conversations: dict[int, Conversation], messages: list[Message]) -> None:
+    """Write appended messages, and their conversations' last sequence and rolling sentiment,
+    in the caller's transaction; push them after commit. Where the rolling sentiment falls to
+    the workstream's alert threshold, record a sentiment alert event (SEN-1)."""
+    Message.objects.bulk_create(messages)
+    alerts: dict[int, Conversation] = {}
+    for message in messages:
+        if message.sentiment is None:
+            continue
+        row = conversations[message.conversation_id]
+        before = row.sentiment_level or None
+        row.sentiment = sentiment.rolling(row.sentiment, message.sentiment)
+        row.sentiment_level = sentiment.level(row.sentiment)
+        if sentiment.crossed(before, row.sentiment_level, row.workstream.sentiment_alert_threshold):
+            alerts[row.pk] = row
+    touched = [conversations[pk] for pk in dict.fromkeys(m.conversation_id for m in messages)]
+    Conversation.objects.bulk_update(touched, ["last_sequence", "sentiment", "sentiment_level"])
+    if alerts:
+        now = timezone.now()
+        events = ConversationEvent.objects.bulk_create(
+            [
+                ConversationEvent(
+                    conversation=row,
+                    from_state=row.state,
+                    to_state=row.state,
+                    action=Action.SENTIMENT_ALERT,
+                    agent_id=row.primary_agent_id,
+                    created_at=now,
+                    detail={
+                        "level": row.sentiment_level,
+                        "level_label": str(SentimentLevel(row.sentiment_level).label),
+                        "threshold": row.workstream.sentiment_alert_threshold,
+                    },
+                )
+                for row in alerts.values()
+            ]
+        )
+        pushes.conversations_changed(
+            [
+                _push(row, event, [row.primary_agent_id] if row.primary_agent_id else [])
+                for row, event in zip(alerts.values(), events, strict=True)
+            ]
+        )
+    pushes.messages_posted(messages)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How far one side's client has received (delivered) and shown (read) a transcript (CH-3)."""
+
+    conversation_id: int
+    customer: bool  # whose client: the customer's, or the agents'
+    delivered: int
+    read: int
+
+
+def messages_mark(*, marks: list[Mark]) -> None:
+    """Move delivery and read marks forward, never back, and tell the other side after commit.
+    Marks only record what a client saw; they change no state, so they need no version."""
+    latest: dict[tuple[int, bool], Mark] = {}
+    for mark in marks:
+        seen = latest.get((mark.conversation_id, mark.customer))
+        latest[(mark.conversation_id, mark.customer)] = Mark(
+            mark.conversation_id,
+            mark.customer,
+            max(mark.delivered, mark.read, seen.delivered if seen else 0),
+            max(mark.read, seen.read if seen else 0),
+        )
+    with transaction.atomic():
+        for mark in latest.values():
+            side = "customer" if mark.customer else "agent"
+            delivered, read = f"{side}_delivered_sequence", f"{side}_read_sequence"
+            Conversation.objects.filter(pk=mark.conversation_id).update(
+                **{
+                    delivered: Greatest(F(delivered), Least(mark.delivered, F("last_sequence"))),
+                    read: Greatest(F(read), Least(mark.read, F("last_sequence"))),
+                }
+            )
+        pushes.messages_marked(list(latest.values()))
 
 
 def _successor(closed: Conversation) -> Conversation | None:

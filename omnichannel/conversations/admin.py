@@ -7,16 +7,20 @@ Conversations, messages and events are shown read-only: they change only through
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.templatetags.static import static
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
     Account,
     AgentProfile,
+    CannedResponse,
     Case,
     Contact,
     Conversation,
     ConversationEvent,
     Message,
+    PreChatQuestion,
     Presence,
     PresenceChange,
     Queue,
@@ -24,6 +28,7 @@ from .models import (
     RoutingRule,
     Workstream,
 )
+from .states import Channel
 
 admin.site.site_header = _("Omnichannel administration")
 admin.site.site_title = _("Omnichannel")
@@ -54,9 +59,18 @@ class RoutingRuleInline(admin.TabularInline):
     show_change_link = True  # conditions are edited on the rule's own page
 
 
+class PreChatQuestionInline(admin.TabularInline):
+    """CH-2: what the chat widget asks before the chat starts; routing rules read the answers by key."""
+
+    model = PreChatQuestion
+    extra = 0
+    fields = ["order", "key", "label", "choices", "required"]
+
+
 @admin.register(Workstream)
 class WorkstreamAdmin(admin.ModelAdmin):
-    inlines = [RoutingRuleInline]
+    inlines = [PreChatQuestionInline, RoutingRuleInline]
+    readonly_fields = ["embed_snippet"]
     list_display = ["name", "channel", "default_queue", "distribution", "capacity_units", "wrap_up_block"]
     list_filter = ["channel", "distribution", "assignment_method", "wrap_up_block", "persistent_chat"]
     search_fields = ["name", "default_queue__name"]
@@ -102,7 +116,31 @@ class WorkstreamAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            _("Live chat widget"),
+            {
+                "fields": [
+                    "embed_snippet",
+                    "widget_key",
+                    "widget_secret",
+                    "monitoring_notice",
+                    "customer_reconnect_timeout_seconds",
+                ]
+            },
+        ),
     ]
+
+    @admin.display(description=_("snippet for the web site"))
+    def embed_snippet(self, workstream: Workstream) -> str:
+        """CH-1: the one line a web site adds to show the chat button."""
+        if workstream.pk is None or workstream.channel != Channel.LIVE_CHAT:
+            return _("Save a live chat workstream to get its snippet.")
+        src = static("widget.js")
+        return format_html(
+            '<code>&lt;script src="https://YOUR-SERVER{}" data-workstream="{}" async&gt;&lt;/script&gt;</code>',
+            src,
+            workstream.widget_key,
+        )
 
 
 class RoutingConditionInline(admin.TabularInline):
@@ -215,3 +253,12 @@ class MessageAdmin(ReadOnlyAdmin):
     list_filter = ["sender_role", "created_at"]
     search_fields = ["body", "conversation__id"]
     list_select_related = ["conversation"]
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin):
+    """Prepared replies agents insert from the communication panel."""
+
+    list_display = ["title", "workstream"]
+    list_filter = ["workstream"]
+    search_fields = ["title", "body"]

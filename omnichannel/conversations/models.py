@@ -6,6 +6,8 @@ derived values pages need (kind, title).
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -67,6 +69,14 @@ class Distribution(models.TextChoices):
     PICK = "pick", _("Pick (agents pick from Open work items)")
 
 
+def _new_widget_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _new_widget_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class Workstream(models.Model):
     """The configuration of one kind of work: channel, capacity, timeouts, supervision."""
 
@@ -116,6 +126,33 @@ class Workstream(models.Model):
     )
     agent_reconnect_timeout_seconds = models.PositiveIntegerField(
         _("agent reconnect timeout (seconds)"), default=120, validators=[MinValueValidator(1)]
+    )
+    customer_reconnect_timeout_seconds = models.PositiveIntegerField(
+        _("customer reconnect timeout (seconds)"),
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "A live-chat customer whose browser stays disconnected this long has left the chat; "
+            "a page reload or a short network loss within it is not a departure."
+        ),
+    )
+    widget_key = models.CharField(
+        _("widget key"),
+        max_length=32,
+        unique=True,
+        default=_new_widget_key,
+        help_text=_("Public: the chat snippet on the web site names the workstream by this key."),
+    )
+    widget_secret = models.CharField(
+        _("widget secret"),
+        max_length=64,
+        default=_new_widget_secret,
+        help_text=_("Shared with the web site, which signs its customers' identity tokens with it. Keep it private."),
+    )
+    monitoring_notice = models.TextField(
+        _("monitoring notice"),
+        default=_("This conversation may be monitored and recorded for quality and training purposes."),
+        help_text=_("Shown to the customer before the chat starts (CH-4)."),
     )
     distribution = models.CharField(
         _("distribution"), max_length=8, choices=Distribution.choices, default=Distribution.PUSH
@@ -226,6 +263,14 @@ class Contact(models.Model):
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     email = models.EmailField(_("email"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    external_id = models.CharField(
+        _("external id"),
+        max_length=100,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("The web site's own id for this customer, named by its signed chat tokens (CH-2)."),
+    )
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts", verbose_name=_("account")
     )
@@ -347,6 +392,19 @@ class Conversation(models.Model):
     capacity_override = models.BooleanField(_("assigned over capacity"), default=False)
     waiting_until = models.DateTimeField(_("waiting until"), null=True, blank=True)
     last_sequence = models.PositiveIntegerField(_("last message sequence"), default=0)
+    # Delivery and read marks (CH-3): the highest sequence each side's client has received or shown.
+    customer_delivered_sequence = models.PositiveIntegerField(default=0)
+    customer_read_sequence = models.PositiveIntegerField(default=0)
+    agent_delivered_sequence = models.PositiveIntegerField(default=0)
+    agent_read_sequence = models.PositiveIntegerField(default=0)
+    sentiment = models.FloatField(_("sentiment"), null=True, blank=True, help_text=_("Rolling value, -1 to 1 (SEN-1)."))
+    sentiment_level = models.CharField(_("sentiment level"), max_length=20, choices=SentimentLevel.choices, blank=True)
+    customer_disconnected_at = models.DateTimeField(
+        _("customer disconnected"),
+        null=True,
+        blank=True,
+        help_text=_("When the live-chat customer's last socket closed; cleared when one opens."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     state_changed_at = models.DateTimeField(_("state changed"))
     version = models.PositiveIntegerField(default=0)
@@ -397,6 +455,21 @@ class SenderRole(models.TextChoices):
     SYSTEM = "system", _("System")
 
 
+class Notice(models.TextChoices):
+    """System notices in the transcript, shown to customer and agent alike (CH-3); the
+    message body holds the name the notice mentions."""
+
+    AGENT_JOINED = "agent_joined", _("%(name)s joined the chat")
+    AGENT_LEFT = "agent_left", _("%(name)s left the chat; the next available agent will continue")
+    TRANSFERRED = "transferred", _("The chat was transferred; the next available agent will continue")
+    AGENT_ENDED = "agent_ended", _("%(name)s ended the chat")
+    CUSTOMER_ENDED = "customer_ended", _("The customer ended the chat")
+    CUSTOMER_LEFT = "customer_left", _("The customer left the chat")
+    SUPERVISOR_JOINED = "supervisor_joined", _("%(name)s (supervisor) joined the chat")
+    SUPERVISOR_LEFT = "supervisor_left", _("%(name)s (supervisor) left the chat")
+    SUPERVISOR_ENDED = "supervisor_ended", _("A supervisor ended the chat")
+
+
 class Message(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     sequence = models.PositiveIntegerField(_("sequence"))
@@ -405,6 +478,10 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     body = models.TextField(_("body"))
+    notice = models.CharField(
+        _("notice"), max_length=24, choices=Notice.choices, blank=True, help_text=_("Set on system notices.")
+    )
+    sentiment = models.FloatField(_("sentiment"), null=True, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -423,6 +500,10 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.get_sender_role_display()}"
+
+    @property
+    def notice_text(self) -> str:
+        return Notice(self.notice).label % {"name": self.body} if self.notice else ""
 
 
 class ConversationEvent(models.Model):
@@ -519,6 +600,67 @@ class AgentConnection(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["agent", "last_seen"])]
+
+
+class CustomerConnection(models.Model):
+    """One open customer socket of a live chat, heartbeated like an agent's, so a customer
+    whose browser or server process vanished is noticed (ST-2, ST-7, ST-21)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="customer_connections")
+    channel_name = models.CharField(max_length=200, unique=True)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "last_seen"])]
+
+
+class PreChatQuestion(models.Model):
+    """A question the chat widget asks before the chat starts (CH-2); answers go into the
+    conversation's context, where routing rules can read them by key (RT-1)."""
+
+    workstream = models.ForeignKey(Workstream, on_delete=models.CASCADE, related_name="pre_chat_questions")
+    key = models.SlugField(_("key"), max_length=50, help_text=_("Routing rules name the answer by this key."))
+    label = models.CharField(_("question"), max_length=200)
+    choices = models.TextField(_("choices"), blank=True, help_text=_("One per line; blank for a free-text answer."))
+    required = models.BooleanField(_("required"), default=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["workstream", "order", "pk"]
+        verbose_name = _("pre-chat question")
+        verbose_name_plural = _("pre-chat questions")
+        constraints = [models.UniqueConstraint(fields=["workstream", "key"], name="pre_chat_question_key_unique")]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+
+class CannedResponse(models.Model):
+    """A prepared reply agents insert into the composer."""
+
+    title = models.CharField(_("title"), max_length=100)
+    body = models.TextField(_("text"))
+    workstream = models.ForeignKey(
+        Workstream,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_responses",
+        verbose_name=_("workstream"),
+        help_text=_("Blank: offered in every workstream."),
+    )
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class PresenceReason(models.TextChoices):

@@ -1,25 +1,34 @@
 """Pushes to sockets, sent only once the data they announce is committed.
 
-Payloads carry ids and strings only: channels-redis serializes them with msgpack, and the
-receiving consumer reads fresh data from the database before it renders anything.
+Payloads carry ids and strings only: channels-redis serializes them with msgpack. A
+transition's receivers read fresh data from the database before they render; a new message
+travels rendered, since it never changes once stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.template.loader import get_template
 
 from . import groups
+from .models import Message, SentimentLevel
+
+logger = logging.getLogger(__name__)
+MESSAGE_TEMPLATE = "conversations/_message.html"
 
 
 def send_on_commit(group_names: Iterable[str], payload: dict) -> None:
@@ -50,6 +59,12 @@ def _send(messages: list[tuple[tuple[str, ...], dict]], wake: bool = False) -> N
             with contextlib.suppress(ChannelFull):
                 await layer.send(groups.DISTRIBUTION_WAKE, {"type": "distribution.wake"})
 
+    server_loop = _server_loop()
+    if server_loop is not None:
+        # Called from a socket's database thread: hand the sends to the server's loop rather
+        # than hold the thread (and the chat writer's next batch) until they are done.
+        server_loop.call_soon_threadsafe(_enqueue, server_loop, send_all)
+        return
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -60,6 +75,34 @@ def _send(messages: list[tuple[tuple[str, ...], dict]], wake: bool = False) -> N
     sender = threading.Thread(target=async_to_sync(send_all))
     sender.start()
     sender.join()
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop this thread works for, when it runs inside `sync_to_async`."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or loop.is_closed() or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop
+
+
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue] = weakref.WeakKeyDictionary()
+
+
+def _enqueue(loop: asyncio.AbstractEventLoop, send_all) -> None:
+    """On the loop: queue the sends; one task per loop drains them, so they leave in commit order."""
+    if loop not in _outboxes:
+        _outboxes[loop] = asyncio.Queue()
+        loop.create_task(_drain_outbox(_outboxes[loop]))
+    _outboxes[loop].put_nowait(send_all)
+
+
+async def _drain_outbox(queue: asyncio.Queue) -> None:
+    while True:
+        send_all = await queue.get()
+        try:
+            await send_all()
+        except Exception:
+            logger.exception("A push could not be sent; clients catch up from the database on their next resume.")
 
 
 @dataclass(frozen=True)
@@ -102,8 +145,45 @@ def conversations_changed(changes: list[Change]) -> None:
     )
 
 
-def message_posted(*, conversation_id: int, sequence: int) -> None:
-    send_on_commit(
-        [groups.conversation_group(conversation_id)],
-        {"type": "message.posted", "conversation_id": conversation_id, "sequence": sequence},
+def messages_posted(messages: list[Message]) -> None:
+    """Each new message to its conversation's sockets after commit, rendered once with the
+    partial that pages use for the transcript, so every receiver just inserts it."""
+    transaction.on_commit(lambda: _send([_message_push(m) for m in messages]))
+
+
+def _message_push(message: Message) -> tuple[tuple[str, ...], dict]:
+    return (
+        (groups.conversation_group(message.conversation_id),),
+        {
+            "type": "message.posted",
+            "conversation_id": message.conversation_id,
+            "sequence": message.sequence,
+            "sender_role": message.sender_role,
+            "html": get_template(MESSAGE_TEMPLATE).render({"message": message}),
+            # The conversation's rolling sentiment after a customer's message, for agents (SEN-1).
+            **(
+                {"sentiment": level, "sentiment_label": str(SentimentLevel(level).label)}
+                if message.sentiment is not None and (level := message.conversation.sentiment_level)
+                else {}
+            ),
+        },
+    )
+
+
+def messages_marked(marks) -> None:
+    """New delivery and read marks to the conversation's sockets: the other side shows them."""
+    send_many_on_commit(
+        [
+            (
+                (groups.conversation_group(m.conversation_id),),
+                {
+                    "type": "messages.marked",
+                    "conversation_id": m.conversation_id,
+                    "customer": m.customer,
+                    "delivered": m.delivered,
+                    "read": m.read,
+                },
+            )
+            for m in marks
+        ]
     )

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
-from .models import Conversation, ConversationEvent, Workstream
+from .models import CannedResponse, Conversation, ConversationEvent, Message, Workstream
 from .states import State
 
 ONGOING = ~Q(state=State.CLOSED)
@@ -111,3 +111,22 @@ def open_work_items(user) -> QuerySet[Conversation]:
 def ongoing_conversations() -> QuerySet[Conversation]:
     """Every conversation not Closed, oldest first (SUP-1)."""
     return _with_display_joins(Conversation.objects.filter(ONGOING)).order_by("created_at")
+
+
+def transcript(conversation: Conversation) -> list[Message]:
+    """The conversation's messages in order, ready for the message partial without further queries."""
+    messages = list(conversation.messages.select_related("sender").order_by("sequence"))
+    for message in messages:
+        message.conversation = conversation
+    return messages
+
+
+def canned_responses_for(conversation: Conversation) -> QuerySet[CannedResponse]:
+    return CannedResponse.objects.filter(Q(workstream=conversation.workstream_id) | Q(workstream__isnull=True))
+
+
+def can_write(user, conversation: Conversation) -> bool:
+    """Whether the user writes in this conversation as its agent (its primary or a consultant)."""
+    if conversation.state == State.CLOSED or not is_agent(user):
+        return False
+    return conversation.primary_agent_id == user.pk or conversation.consultants.filter(pk=user.pk).exists()

@@ -74,6 +74,8 @@ class Action(TextChoices):
     INACTIVITY_TIMEOUT = "inactivity_timeout", _("closed after inactivity")
     CUSTOMER_MESSAGE = "customer_message", _("customer wrote again")
     WRAP_UP_BLOCK_EXPIRED = "wrap_up_block_expired", _("wrap-up capacity block ran out")
+    # Not a move: recorded in the timeline when sentiment falls to the workstream's threshold (SEN-1).
+    SENTIMENT_ALERT = "sentiment_alert", _("sentiment alert")
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ VERBS = {
     Action.TRANSFER_TO_QUEUE: _("transfer it to another queue"),
     Action.TRANSFER_TO_AGENT: _("transfer it to another agent"),
     Action.TRANSFER_TO_EXTERNAL: _("transfer it to an external number"),
+    Action.SENTIMENT_ALERT: _("raise a sentiment alert"),
     Action.CLOSE_SESSION: _("close its session"),
     Action.RESUME: _("resume it"),
     Action.INACTIVITY_TIMEOUT: _("close it for inactivity"),

@@ -5,7 +5,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from .models import Conversation
-from .selectors import conversation_for_page, is_agent, is_supervisor
+from .selectors import (
+    can_write,
+    canned_responses_for,
+    conversation_for_page,
+    is_agent,
+    is_supervisor,
+    transcript,
+)
+from .states import Kind
 
 
 @login_required
@@ -31,7 +39,20 @@ def conversation_context(*, user, pk: int) -> dict:
 
 @login_required
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    template = "conversations/conversation_detail.html"
+    """The conversation's page; where it has a transcript, the communication panel beside it."""
     if request.htmx:
-        template += "#conversation-live"
-    return render(request, template, conversation_context(user=request.user, pk=pk))
+        return render(
+            request,
+            "conversations/conversation_detail.html#conversation-live",
+            conversation_context(user=request.user, pk=pk),
+        )
+    context = conversation_context(user=request.user, pk=pk)
+    conversation = context["conversation"]
+    if conversation.kind in (Kind.LIVE_CHAT, Kind.MESSAGING):
+        writes = can_write(request.user, conversation)
+        context |= {
+            "transcript": transcript(conversation),
+            "can_write": writes,
+            "canned_responses": canned_responses_for(conversation) if writes else [],
+        }
+    return render(request, "conversations/conversation_detail.html", context)

@@ -17,11 +17,11 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import actions, agents
+from . import actions, agents, customers
 from .distribution import distribute
 from .errors import ConversationError
 from .groups import DISTRIBUTION_WAKE
-from .models import AgentConnection, AgentProfile, Conversation, PresenceBase
+from .models import AgentConnection, AgentProfile, Conversation, CustomerConnection, PresenceBase
 from .selectors import connection_fresh_since
 from .states import Channel, State
 
@@ -97,6 +97,36 @@ def set_gone_agents_offline(now: datetime) -> int:
     return sum(agents.agent_go_offline(profile=p, now=now) for p in profiles[:BATCH])
 
 
+def drop_stale_customer_connections(now: datetime) -> int:
+    """Customer sockets of a process that died stop heartbeating; count them as closed when last heard."""
+    fresh_since = connection_fresh_since(now)
+    stale = list(CustomerConnection.objects.filter(last_seen__lt=fresh_since)[:BATCH])
+    for connection in stale:
+        customers.customer_disconnect(
+            channel_name=connection.channel_name, at=connection.last_seen, stale_before=fresh_since
+        )
+    return len(stale)
+
+
+def apply_customer_departures(now: datetime) -> int:
+    """ST-2, ST-7, ST-21: a live-chat customer gone past the workstream's reconnect timeout has left."""
+    rows = (
+        Conversation.objects.filter(
+            workstream__channel=Channel.LIVE_CHAT,
+            state__in=[State.OPEN, State.ACTIVE],
+            customer_disconnected_at__isnull=False,
+        )
+        .select_related("workstream", "case")
+        .order_by("customer_disconnected_at", "pk")
+    )
+    due = [
+        c
+        for c in rows[:BATCH]
+        if now >= c.customer_disconnected_at + timedelta(seconds=c.workstream.customer_reconnect_timeout_seconds)
+    ]
+    return _apply(due, actions.conversation_customer_gone)
+
+
 STEPS = [
     expire_offers,
     close_inactive_waiting,
@@ -104,6 +134,8 @@ STEPS = [
     drop_stale_connections,
     return_work_of_disconnected_agents,
     set_gone_agents_offline,
+    drop_stale_customer_connections,
+    apply_customer_departures,
 ]
 
 

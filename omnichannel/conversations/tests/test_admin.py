@@ -27,8 +27,14 @@ def workstream_form(workstream, **changes):
         "allow_transfer": "on",
         "allow_force_close": "on",
         "sentiment_alert_threshold": workstream.sentiment_alert_threshold,
+        "widget_key": workstream.widget_key,
+        "widget_secret": workstream.widget_secret,
+        "monitoring_notice": workstream.monitoring_notice,
+        "customer_reconnect_timeout_seconds": workstream.customer_reconnect_timeout_seconds,
         "routing_rules-TOTAL_FORMS": "0",
         "routing_rules-INITIAL_FORMS": "0",
+        "pre_chat_questions-TOTAL_FORMS": "0",
+        "pre_chat_questions-INITIAL_FORMS": "0",
     }
     data.update(changes)
     return data

@@ -13,10 +13,12 @@ from omnichannel.conversations.capacity import WrapUpBlock
 from omnichannel.conversations.models import (
     Account,
     AgentProfile,
+    CannedResponse,
     Case,
     Contact,
     Conversation,
     Distribution,
+    PreChatQuestion,
     Presence,
     PresenceBase,
     Queue,
@@ -34,6 +36,15 @@ DEMO_USERS = [
     ("agent1", "agent1", "Anna", "Jensen", AGENT, 30),
     ("agent2", "agent2", "Bo", "Nielsen", AGENT, 30),
     ("agent3", "agent3", "Carla", "Virtanen", AGENT, 20),
+]
+
+
+CANNED_RESPONSES = [
+    ("Greeting", "Hi, thanks for reaching out! How can I help you today?"),
+    ("Order number", "Could you give me your order number, please?"),
+    ("Looking into it", "Thank you. Give me a moment while I look into this."),
+    ("Anything else", "Is there anything else I can help you with?"),
+    ("Goodbye", "Thanks for chatting with us. Have a great day!"),
 ]
 
 
@@ -99,6 +110,21 @@ class Command(BaseCommand):
             if created:
                 workstream.allowed_presences.set(allowed)
             workstreams[name] = workstream
+        for workstream in (workstreams["Web chat"], workstreams["Persistent web chat"]):
+            PreChatQuestion.objects.get_or_create(
+                workstream=workstream,
+                key="topic",
+                defaults={
+                    "label": "What can we help you with?",
+                    "choices": "Orders\nBilling\nTechnical help",
+                    "order": 1,
+                },
+            )
+            PreChatQuestion.objects.get_or_create(
+                workstream=workstream, key="order", defaults={"label": "Order number", "required": False, "order": 2}
+            )
+        for title, body in CANNED_RESPONSES:
+            CannedResponse.objects.get_or_create(title=title, defaults={"body": body})
         return workstreams
 
     def _conversations(self, users: dict, workstreams: dict) -> None:
@@ -151,4 +177,5 @@ class Command(BaseCommand):
         out.write(f"  Agent home       {base_url}/agent/")
         out.write(f"  Supervisor home  {base_url}/supervisor/")
         out.write(f"  Administration   {base_url}/admin/")
-        out.write(f"  Sign in          {base_url}/login/\n")
+        out.write(f"  Sign in          {base_url}/login/")
+        out.write(f"  Customer's page  {base_url}/demo/  (the chat widget, as a customer sees it)\n")
