@@ -1,0 +1,107 @@
+"""Messages in a batch (the chat sockets' group commit), system notices and sentiment (CH-3, CH-5, SEN-1)."""
+
+import pytest
+
+from omnichannel.conversations import actions
+from omnichannel.conversations.actions import Post
+from omnichannel.conversations.models import Conversation, Message, Notice, SenderRole
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_batch_stores_each_post_as_a_single_post_would(
+    active_chat, make_conversation, chat_workstream, agent, other_agent
+):
+    """CH-5: in one transaction, per-conversation sequences, one message per key (even
+    repeated within the batch), and a refused post does not stop the others."""
+    open_chat = make_conversation(chat_workstream)
+    posts = [
+        Post(active_chat.pk, SenderRole.CUSTOMER, "one", idempotency_key="k1"),
+        Post(open_chat.pk, SenderRole.CUSTOMER, "elsewhere", idempotency_key="k1"),
+        Post(active_chat.pk, SenderRole.AGENT, "reply", sender=agent, idempotency_key="a1"),
+        Post(active_chat.pk, SenderRole.CUSTOMER, "one again", idempotency_key="k1"),
+        Post(active_chat.pk, SenderRole.AGENT, "intruder", sender=other_agent, idempotency_key="x"),
+        Post(active_chat.pk, SenderRole.CUSTOMER, "   ", idempotency_key="empty"),
+        Post(999999, SenderRole.CUSTOMER, "nowhere"),
+    ]
+    results = actions.messages_post(posts=posts)
+    assert [r.message.body if r.message else None for r in results] == [
+        "one",
+        "elsewhere",
+        "reply",
+        "one",
+        None,
+        None,
+        None,
+    ]
+    assert "agents can write" in results[4].error and "cannot be empty" in results[5].error
+    assert "no such conversation" in results[6].error
+    assert results[0].message.pk == results[3].message.pk
+    chat = list(active_chat.messages.filter(notice="").values_list("sequence", "body"))
+    assert [body for _, body in chat] == ["one", "reply"]
+    active_chat.refresh_from_db()
+    assert active_chat.last_sequence == chat[-1][0]
+
+
+def test_a_batch_hands_waiting_conversations_to_the_single_path(sms_workstream, make_conversation, agent):
+    """ST-11 in a batch: the customer writing to a Waiting conversation reopens it."""
+    sms = make_conversation(sms_workstream)
+    actions.conversation_pick(conversation=sms, agent=agent)
+    actions.conversation_close_session(conversation=sms, agent=agent)
+    [result] = actions.messages_post(posts=[Post(sms.pk, SenderRole.CUSTOMER, "Still there?", idempotency_key="w")])
+    sms.refresh_from_db()
+    assert result.message.body == "Still there?" and sms.state == "open"
+
+
+def test_live_chat_moves_leave_notices_in_the_transcript(open_chat, agent, other_queue):
+    """CH-3: agent joined, transferred and ended appear as system notices, named."""
+    actions.conversation_pick(conversation=open_chat, agent=agent)
+    actions.conversation_transfer_to_queue(conversation=open_chat, queue=other_queue, actor=agent)
+    notices = list(open_chat.messages.values_list("notice", "body"))
+    assert notices == [(Notice.AGENT_JOINED, "Anna"), (Notice.TRANSFERRED, "Anna")]
+    joined = open_chat.messages.first()
+    assert joined.notice_text == "Anna joined the chat"
+
+
+def test_a_customer_cannot_write_into_an_ended_chat(active_chat, agent):
+    """ST-3: after End the chat takes no more customer messages; the refusal says why."""
+    actions.conversation_end(conversation=active_chat, agent=agent)
+    [result] = actions.messages_post(posts=[Post(active_chat.pk, SenderRole.CUSTOMER, "hello?")])
+    assert result.error == "This chat has ended."
+    assert not Message.objects.filter(body="hello?").exists()
+
+
+def test_customer_messages_are_scored_and_the_conversation_keeps_a_rolling_sentiment(active_chat):
+    """SEN-1: every customer message gets a score; the conversation's level follows them;
+    agents' messages are not scored."""
+    actions.messages_post(
+        posts=[
+            Post(active_chat.pk, SenderRole.CUSTOMER, "Thank you so much, this is wonderful!"),
+            Post(active_chat.pk, SenderRole.AGENT, "This is terrible", sender=active_chat.primary_agent),
+        ]
+    )
+    customer, agent_message = active_chat.messages.filter(notice="")
+    assert customer.sentiment > 0.7 and agent_message.sentiment is None
+    active_chat.refresh_from_db()
+    assert active_chat.sentiment_level == "very_positive"
+
+
+def test_falling_to_the_threshold_raises_one_sentiment_alert(active_chat):
+    """SEN-1: crossing the workstream's threshold records an event (the agent's and
+    supervisors' alert); staying below it does not repeat it."""
+    assert active_chat.workstream.sentiment_alert_threshold == "slightly_negative"
+    for body in ["This is terrible, I am furious and want a refund", "Still awful and useless", "Horrible service"]:
+        actions.message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body=body)
+    alerts = active_chat.events.filter(action="sentiment_alert")
+    assert alerts.count() == 1
+    assert alerts.get().detail["level"] in ("negative", "very_negative", "slightly_negative")
+    assert Conversation.objects.get(pk=active_chat.pk).state == "active"
+
+
+def test_danish_customers_are_scored_with_the_danish_lexicon(make_conversation, chat_workstream):
+    """SEN-1: the conversation's language picks the lexicon."""
+    chat = make_conversation(chat_workstream, context={"language": "da-DK"})
+    message = actions.message_post(
+        conversation=chat, sender_role=SenderRole.CUSTOMER, body="Det er elendigt og jeg er meget vred"
+    )
+    assert message.sentiment < -0.3
