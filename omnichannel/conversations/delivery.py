@@ -93,3 +93,8 @@ async def post(item: Post) -> Posted:
 
 async def mark(item: Mark) -> None:
     await _writer().submit(item)
+
+
+def close_connection() -> None:
+    """Close the writer thread's database connection (tests do, before dropping their database)."""
+    _executor.submit(connections.close_all).result()

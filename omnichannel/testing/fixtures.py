@@ -184,6 +184,16 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
+@pytest.fixture(autouse=True)
+def _chat_writer_disconnects():
+    """The chat writer thread keeps its own database connection; close it after each test so
+    the test database can be flushed and dropped."""
+    yield
+    from omnichannel.conversations import delivery
+
+    delivery.close_connection()
+
+
 @pytest.fixture
 def live_server_url(transactional_db):
     """A `manage.py serve` process (daphne and its worker) on the test database. One per

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import quote
 
@@ -34,10 +34,15 @@ def free_port() -> int:
 
 @contextmanager
 def daphne_server(
-    *, database: str, env: dict[str, str] | None = None, worker: bool = True, timeout: float = 30
+    *,
+    database: str,
+    env: dict[str, str] | None = None,
+    worker: bool = True,
+    timeout: float = 30,
+    started: Callable[[subprocess.Popen], None] | None = None,
 ) -> Iterator[str]:
     """Start `manage.py serve` (daphne, with the in-process worker unless told not to) on a
-    free port; yield its base URL."""
+    free port; yield its base URL. `started` receives the process, for tests that kill it."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), *([] if worker else ["--no-worker"])],
@@ -45,6 +50,8 @@ def daphne_server(
         env={**os.environ, "DATABASE_URL": database, **(env or {})},
     )
     base_url = f"http://127.0.0.1:{port}"
+    if started is not None:
+        started(process)
     try:
         deadline = time.monotonic() + timeout
         while True:
