@@ -13,11 +13,12 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db.models import Q
 from django.template.loader import render_to_string
 
 from omnichannel.conversations import agents, groups
 from omnichannel.conversations.chat import ChatConsumer
-from omnichannel.conversations.models import SenderRole
+from omnichannel.conversations.models import Conversation, SenderRole
 from omnichannel.conversations.selectors import conversations_visible_to, is_agent
 
 from .context_processors import agent_bar_context
@@ -97,8 +98,18 @@ class AgentChatConsumer(ChatConsumer):
         conversation_id = content.get("conversation")
         if not isinstance(conversation_id, int):
             return None
-        visible = await database_sync_to_async(conversations_visible_to(self.user).filter(pk=conversation_id).exists)()
-        return conversation_id if visible else None
+        return conversation_id if await self.may_see(conversation_id) else None
+
+    async def may_see(self, conversation_id: int) -> bool:
+        return await database_sync_to_async(conversations_visible_to(self.user).filter(pk=conversation_id).exists)()
+
+    async def may_mark(self, conversation_id: int) -> bool:
+        # Only the conversation's own agents' reading tells the customer it was read.
+        return await database_sync_to_async(
+            Conversation.objects.filter(
+                Q(primary_agent=self.user) | Q(consultants=self.user), pk=conversation_id
+            ).exists
+        )()
 
     def sender(self, conversation_id: int):
         return SenderRole.AGENT, self.user

@@ -879,6 +879,9 @@ class Post:
     body: str
     sender: AbstractBaseUser | None = None
     idempotency_key: str | None = None
+    # A customer writing to a Closed conversation starts a new one (ST-12), except from a
+    # chat widget, whose token names only this conversation: there the chat has ended.
+    may_start_successor: bool = True
 
 
 @dataclass(frozen=True)
@@ -925,6 +928,9 @@ def messages_post(*, posts: list[Post]) -> list[Posted]:
             row = rows.get(post.conversation_id)
             if row is None:
                 results[i] = Posted(error=_("There is no such conversation."))
+                continue
+            if row.state == State.CLOSED and not post.may_start_successor:
+                results[i] = Posted(error=_("This chat has ended."))
                 continue
             if row.state in (State.WAITING, State.CLOSED):
                 slow.append(i)
@@ -1111,7 +1117,8 @@ def messages_mark(*, marks: list[Mark]) -> None:
             max(mark.read, seen.read if seen else 0),
         )
     with transaction.atomic():
-        for mark in latest.values():
+        # In conversation order, as messages_post locks them, so the two cannot deadlock.
+        for mark in sorted(latest.values(), key=lambda mark: mark.conversation_id):
             side = "customer" if mark.customer else "agent"
             delivered, read = f"{side}_delivered_sequence", f"{side}_read_sequence"
             Conversation.objects.filter(pk=mark.conversation_id).update(

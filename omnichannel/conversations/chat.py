@@ -58,9 +58,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     max_subscriptions = 1
     burst, per_second = 20, 10.0
 
-    async def connect(self) -> None:
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.subscribed: set[int] = set()
         self.rate = RateLimit(burst=self.burst, per_second=self.per_second)
+
+    async def connect(self) -> None:
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -75,6 +78,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def sender(self, conversation_id: int) -> tuple[SenderRole, object | None]:
         raise NotImplementedError
+
+    def post_options(self) -> dict:
+        return {}
+
+    async def may_see(self, conversation_id: int) -> bool:
+        """Asked again after each transition: a transfer can take a conversation away."""
+        return True
+
+    async def may_mark(self, conversation_id: int) -> bool:
+        """Whether this socket's reading counts as its side's delivery and read marks."""
+        return True
 
     async def end(self, conversation_id: int) -> str:
         """End the chat for this side; return an error to show, or ""."""
@@ -142,6 +156,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     body=content["body"],
                     sender=sender,
                     idempotency_key=key,
+                    **self.post_options(),
                 )
             )
         except Exception:
@@ -177,7 +192,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             content.get("read", 0),
         )
         if conversation_id in self.subscribed and isinstance(delivered, int) and isinstance(read, int):
-            await delivery.mark(Mark(conversation_id, self.customer, delivered, read))
+            if await self.may_mark(conversation_id):
+                await delivery.mark(Mark(conversation_id, self.customer, delivered, read))
 
     async def _end(self, content: dict) -> None:
         conversation_id = content.get("conversation")
@@ -231,8 +247,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def conversation_changed(self, event: dict) -> None:
         for conversation_id, state in zip(event["conversation_ids"], event["states"], strict=True):
-            if conversation_id in self.subscribed:
-                await self._send({"type": "state", "conversation": conversation_id, "state": state})
+            if conversation_id not in self.subscribed:
+                continue
+            if not await self.may_see(conversation_id):
+                self.subscribed.discard(conversation_id)
+                await self.channel_layer.group_discard(groups.conversation_group(conversation_id), self.channel_name)
+                await self._send({"type": "state", "conversation": conversation_id, "state": "gone"})
+                continue
+            await self._send({"type": "state", "conversation": conversation_id, "state": state})
 
     async def _send(self, content: dict | list[dict]) -> None:
         for frame in content if isinstance(content, list) else [content]:

@@ -32,11 +32,17 @@ def _write(items: list[Post | Mark]) -> list[Posted | None]:
     marks = [item for item in items if isinstance(item, Mark)]
     try:
         posted = iter(actions.messages_post(posts=posts) if posts else ())
-        if marks:
-            actions.messages_mark(marks=marks)
     except DatabaseError:
         connections.close_all()  # the next batch starts on a fresh connection
         raise
+    if marks:
+        try:
+            actions.messages_mark(marks=marks)
+        except DatabaseError:
+            # Marks only report what a client saw, and the next mark carries them on; the
+            # posts above are committed and must still be acknowledged.
+            logger.exception("Delivery and read marks were not stored")
+            connections.close_all()
     return [next(posted) if isinstance(item, Post) else None for item in items]
 
 

@@ -29,6 +29,7 @@ from .models import Message, SentimentLevel
 
 logger = logging.getLogger(__name__)
 MESSAGE_TEMPLATE = "conversations/_message.html"
+OUTBOX_LIMIT = 10_000
 
 
 def send_on_commit(group_names: Iterable[str], payload: dict) -> None:
@@ -91,9 +92,13 @@ _outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue] =
 def _enqueue(loop: asyncio.AbstractEventLoop, send_all) -> None:
     """On the loop: queue the sends; one task per loop drains them, so they leave in commit order."""
     if loop not in _outboxes:
-        _outboxes[loop] = asyncio.Queue()
+        _outboxes[loop] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
         loop.create_task(_drain_outbox(_outboxes[loop]))
-    _outboxes[loop].put_nowait(send_all)
+    try:
+        _outboxes[loop].put_nowait(send_all)
+    except asyncio.QueueFull:
+        # The channel layer is down or far behind: clients catch up from the database on resume.
+        logger.warning("Push outbox full; dropped a push")
 
 
 async def _drain_outbox(queue: asyncio.Queue) -> None:

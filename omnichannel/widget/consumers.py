@@ -36,6 +36,9 @@ class CustomerChatConsumer(ChatConsumer):
     def sender(self, conversation_id: int):
         return SenderRole.CUSTOMER, None
 
+    def post_options(self) -> dict:
+        return {"may_start_successor": False}
+
     async def end(self, conversation_id: int) -> str:
         def end() -> str:
             try:

@@ -42,13 +42,19 @@
         this.ping = setInterval(() => this.send({ type: "ping" }), HEARTBEAT_MS);
       };
       ws.onmessage = (event) => this.receive(JSON.parse(event.data));
-      ws.onclose = () => {
+      ws.onclose = (event) => {
         clearInterval(this.ping);
-        if (this.ws !== ws) return;
+        // 4403: this page may not open the socket (signed out, no longer an agent): retrying cannot help.
+        if (this.ws !== ws || this.closed || event.code === 4403) return;
         this.views.forEach((v) => v.setOnline(false));
         this.retry = setTimeout(() => this.connect(), this.backoff);
         this.backoff = Math.min(this.backoff * 2, 8000);
       };
+    }
+    close() {
+      this.closed = true;
+      clearTimeout(this.retry);
+      this.ws.close();
     }
     send(frame) {
       if (this.ws.readyState !== WebSocket.OPEN) return false;

@@ -9,7 +9,7 @@
   const view = new OmnichannelChat.ChatView(panel, socket, {
     conversation: Number(panel.dataset.conversationId),
     customer: false,
-    onState: (state) => { if (composer) composer.hidden = state === "closed"; },
+    onState: (state) => { if (composer) composer.hidden = state === "closed" || state === "gone"; },
   });
   const sentiment = panel.querySelector("[data-chat-sentiment]");
   const receive = view.receive.bind(view);

@@ -15,7 +15,21 @@
   const identity = new URLSearchParams(location.hash.slice(1)).get("identity") || "";
   let socket = null;
   let view = null;
-  let stored = JSON.parse(localStorage.getItem(storageName) || "null");
+
+  // On another site the browser may refuse this frame its storage (third-party storage
+  // blocked): the chat still works, kept in memory, and only a reload starts afresh.
+  const memory = {};
+  function readStorage(kind, name) {
+    try { return window[kind].getItem(name); } catch (e) { return memory[kind + name] ?? null; }
+  }
+  function writeStorage(kind, name, value) {
+    try {
+      if (value === null) window[kind].removeItem(name); else window[kind].setItem(name, value);
+    } catch (e) {
+      if (value === null) delete memory[kind + name]; else memory[kind + name] = value;
+    }
+  }
+  let stored = JSON.parse(readStorage("localStorage", storageName) || "null");
 
   function tellHost(open) {
     if (window.parent !== window) window.parent.postMessage({ omnichannel: "resize", open: open }, "*");
@@ -42,7 +56,7 @@
 
   function openChat(token, conversation, returning) {
     stored = { token: token, conversation: conversation };
-    localStorage.setItem(storageName, JSON.stringify(stored));
+    writeStorage("localStorage", storageName, JSON.stringify(stored));
     startForm.hidden = true;
     conversationBox.hidden = false;
     socket = socket || new OmnichannelChat.ChatSocket(body.dataset.socketUrl);
@@ -61,6 +75,8 @@
 
   function newChat() {
     if (view) { view.close(); view = null; }
+    // A customer socket serves one chat (its token's); the next chat gets a socket of its own.
+    if (socket) { socket.close(); socket = null; }
     panel.querySelector("[data-chat-transcript]").replaceChildren();
     conversationBox.hidden = true;
     showEnded(false);
@@ -109,7 +125,7 @@
   document.querySelector("[data-new-chat]").addEventListener("click", newChat);
 
   if (stored && stored.token) openChat(stored.token, stored.conversation, true);
-  setOpen(new URLSearchParams(location.search).has("open") || sessionStorage.getItem(storageName + ".open") === "1");
-  launcher.addEventListener("click", () => sessionStorage.setItem(storageName + ".open", "1"));
-  document.querySelector("[data-minimise]").addEventListener("click", () => sessionStorage.removeItem(storageName + ".open"));
+  setOpen(new URLSearchParams(location.search).has("open") || readStorage("sessionStorage", storageName + ".open") === "1");
+  launcher.addEventListener("click", () => writeStorage("sessionStorage", storageName + ".open", "1"));
+  document.querySelector("[data-minimise]").addEventListener("click", () => writeStorage("sessionStorage", storageName + ".open", null));
 })();
