@@ -32,6 +32,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def message_posted(self, event: dict) -> None:
         """Messages are shown by the live-chat panel; the timeline has nothing to add."""
 
+    async def messages_marked(self, event: dict) -> None:
+        """Read marks are shown by the live-chat panel."""
+
+    async def chat_typing(self, event: dict) -> None:
+        """Typing is shown by the live-chat panel."""
+
     @database_sync_to_async
     def _render(self) -> str:
         # Rendered fresh from the database, with the same permission check as the page.
