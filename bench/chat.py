@@ -22,10 +22,10 @@ or a key stored twice; the database must hold each acknowledged key once, and no
 With the sockets' rate limits (10 and 15 messages/s) N conversations cannot exceed about
 N × 20 msgs/s, hence N=300 by default.
 
-`--profile DIR` samples the servers with py-spy during the max phase (the thread holding the
-GIL: where the process's Python time goes) and prints the top frames. BENCH_CHAT_SERVER names
-a script to run instead of manage.py (same arguments), to measure a candidate patch applied
-in memory before making it. The last line is JSON.
+`--profile DIR` samples the servers with py-spy during the max phase (or the one
+`--profile-phase` names), only the thread holding the GIL: where the process's Python time
+goes. BENCH_CHAT_SERVER names a script to run instead of manage.py (same arguments), to
+measure a candidate patch applied in memory before making it. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from contextlib import contextmanager
@@ -123,6 +122,19 @@ class Client:
         task.add_done_callback(self.tasks.discard)
 
     async def _open(self, url: str, origin: str, cookie: str = ""):
+        """Open a socket; a handshake the busy server drops is tried again, as browsers do."""
+        from websockets.exceptions import InvalidHandshake
+
+        for attempt in range(5):
+            try:
+                return await self._connect(url, origin, cookie)
+            except (InvalidHandshake, OSError, TimeoutError):
+                if attempt == 4:
+                    raise
+                self.errors["handshake retried"] += 1
+                await asyncio.sleep(0.5 * (attempt + 1))
+
+    async def _connect(self, url: str, origin: str, cookie: str):
         from websockets.asyncio.client import connect
 
         return await connect(
@@ -284,7 +296,7 @@ class Client:
             pair.active, pair.interval, pair.next_at = True, interval, start + interval
             loop.call_at(start, self._kick, pair, "customer")
         await asyncio.sleep(spec["warm"])
-        profilers = self._profile() if spec.get("profile") else []
+        profilers = self._profile(spec["duration"]) if spec.get("profile") else []
         t0, cpu0, n0 = time.perf_counter(), self._cpu(), len(self.records)
         await asyncio.sleep(spec["duration"])
         t1, cpu1 = time.perf_counter(), self._cpu()
@@ -304,10 +316,10 @@ class Client:
             "cpu_percent": {k: round(100 * (cpu1[k] - cpu0[k]) / elapsed) for k in cpu0},
         }
 
-    def _profile(self) -> list[subprocess.Popen]:
+    def _profile(self, seconds: float) -> list[subprocess.Popen]:
         """py-spy on each server process for the measured part of this phase."""
         out = self.spec["profile_dir"]
-        seconds = max(1, int(self.spec["phases"][0]["duration"]))
+        seconds = max(1, int(seconds))
         return [
             subprocess.Popen(
                 [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", str(PROFILE_RATE)]
@@ -396,6 +408,7 @@ class Client:
             "rss_before_mb": round(before / 1024, 1),
             "rss_after_mb": round(after / 1024, 1),
             "kb_per_idle_socket": round((after - before) / count, 1),
+            "handshakes_retried": self.errors["handshake retried"],
         }
 
 
@@ -439,16 +452,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for_port(process: subprocess.Popen, port: int, path: str | None, timeout: float = 60) -> None:
+def _wait_for_port(process: subprocess.Popen, port: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before serving")
         try:
-            if path:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2)
-            else:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
             if time.monotonic() > deadline:
@@ -457,47 +467,48 @@ def _wait_for_port(process: subprocess.Popen, port: int, path: str | None, timeo
 
 
 @contextmanager
-def processes(commands: list[tuple[list[str], dict, str | None]], log: Path):
-    """Start servers (command, extra env, readiness path); yield [(port, pid)]; stop them."""
+def processes(commands: list[tuple[list[str], dict]], log: Path):
+    """Start servers (command taking a port last, extra env); yield [(port, pid)]; stop them."""
     started = []
     with log.open("ab") as out:
         try:
-            for command, env, path in commands:
+            for command, env in commands:
                 port = free_port()
                 process = subprocess.Popen(
-                    [*command, "--port" if path else "--relay", str(port)],
-                    cwd=ROOT,
-                    env={**os.environ, **env},
-                    stdout=out,
-                    stderr=out,
+                    [*command, str(port)], cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=out
                 )
-                started.append((process, port, path))
-            for process, port, path in started:
-                _wait_for_port(process, port, path)
-            yield [(port, process.pid) for process, port, _ in started]
+                started.append((process, port))
+            for process, port in started:
+                _wait_for_port(process, port)
+            yield [(port, process.pid) for process, port in started]
         finally:
-            for process, _, _ in started:
+            for process, _ in started:
                 process.terminate()
-            for process, _, _ in started:
+            for process, _ in started:
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
 
 
-def serve_command(worker: bool = True, env: dict | None = None) -> tuple[list[str], dict, str]:
+def serve_command(env: dict | None = None) -> tuple[list[str], dict]:
+    """`manage.py serve` as deployed: DEBUG off (no query log, no debug cursors), signing with
+    the bench's key so its sessions and chat tokens are valid; plain HTTP on localhost."""
+    from django.conf import settings
+
     return (
         # BENCH_CHAT_SERVER: another script taking manage.py's arguments, e.g. one that applies
         # a candidate patch before calling Django's command line, to measure it before making it.
-        [
-            sys.executable,
-            os.environ.get("BENCH_CHAT_SERVER", "manage.py"),
-            "serve",
-            *([] if worker else ["--no-worker"]),
-        ],
-        # No heartbeats in the bench: keep the sockets' connection rows fresh for the run.
-        {"CONNECTION_STALE_SECONDS": "3600", "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"), **(env or {})},
-        "/login/",
+        [sys.executable, os.environ.get("BENCH_CHAT_SERVER", "manage.py"), "serve", "--port"],
+        {
+            "DEBUG": os.environ.get("BENCH_CHAT_SERVER_DEBUG", "0"),
+            "SECRET_KEY": settings.SECRET_KEY,
+            "SECURE_SSL_REDIRECT": "0",
+            # No heartbeats in the bench: keep the sockets' connection rows fresh for the run.
+            "CONNECTION_STALE_SECONDS": "3600",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+            **(env or {}),
+        },
     )
 
 
@@ -751,7 +762,8 @@ def run_backend(args) -> dict:
                 {"name": "light", "conversations": 2, "interval": 0.2, "warm": 1, "duration": 5},
                 {"name": "half", "conversations": args.conversations, "half_of": "max", "warm": 2, "duration": 8},
             ]
-        phases[0]["profile"] = bool(profile_dir)
+        profiled = next(p for p in phases if p["name"] == args.profile_phase)
+        profiled["profile"] = bool(profile_dir)
         spec = {
             "mode": "product",
             "pairs": data["pairs"],
@@ -769,7 +781,7 @@ def run_backend(args) -> dict:
     result["db"] = verify(ids, keys_file)
     if profile_dir:
         result["profile"] = {
-            f"server{i}": summarize_profile(profile_dir / f"server{i}.txt", int(args.duration))
+            f"server{i}": summarize_profile(profile_dir / f"server{i}.txt", max(1, int(profiled["duration"])))
             for i in range(len(commands))
         }
     if not pg and args.idle:
@@ -787,7 +799,7 @@ def run_backend(args) -> dict:
 
 def run_raw(args) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="bench-chat-raw-"))
-    relay = ([sys.executable, "-m", "bench", "chat"], {}, None)
+    relay = ([sys.executable, "-m", "bench", "chat", "--relay"], {})
     pairs = [{"conversation": i, "token": "", "session": ""} for i in range(args.conversations)]
     with processes([relay], workdir / "relay.log") as [(port, pid)]:
         url = f"ws://127.0.0.1:{port}/"
@@ -810,7 +822,7 @@ def _sub(args, backend: str) -> dict:
     command += ["--conversations", str(args.conversations), "--duration", str(args.duration), "--idle", str(args.idle)]
     command += ["--raw-clients", str(args.raw_clients)]
     if args.profile:
-        command += ["--profile", args.profile]
+        command += ["--profile", args.profile, "--profile-phase", args.profile_phase]
     out = subprocess.run(command, capture_output=True, text=True, env={**os.environ}, cwd=ROOT)
     if out.returncode:
         sys.exit(out.stderr[-4000:])
@@ -839,7 +851,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured at max load")
     parser.add_argument("--idle", type=int, default=2000, help="idle customer sockets for kb_per_idle_socket")
     parser.add_argument("--raw-clients", type=int, default=2, help="load processes for the bare relay")
-    parser.add_argument("--profile", default="", help="directory: py-spy the servers during the max phases")
+    parser.add_argument("--profile", default="", help="directory: py-spy the servers during one phase")
+    parser.add_argument("--profile-phase", default="max", choices=["max", "half"])
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--relay", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
