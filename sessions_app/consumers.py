@@ -11,7 +11,6 @@ import contextlib
 import logging
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -20,6 +19,7 @@ from omnichannel.conversations import agents, groups
 from omnichannel.conversations.chat import ChatConsumer
 from omnichannel.conversations.models import Conversation, SenderRole
 from omnichannel.conversations.selectors import conversations_visible_to, is_agent
+from omnichannel.conversations.sockets import Consumer
 
 from .context_processors import agent_bar_context
 from .views import home_context
@@ -27,7 +27,7 @@ from .views import home_context
 logger = logging.getLogger(__name__)
 
 
-class AgentConsumer(AsyncWebsocketConsumer):
+class AgentConsumer(Consumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
         if not self.user.is_authenticated or not await database_sync_to_async(is_agent)(self.user):

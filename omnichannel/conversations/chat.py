@@ -20,7 +20,6 @@ import json
 import time
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import get_template
 from django.utils.translation import gettext as _
 
@@ -28,6 +27,7 @@ from . import delivery, groups
 from .actions import MAX_MESSAGE_LENGTH, Mark, Post
 from .models import Conversation, Message, SenderRole
 from .pushes import MESSAGE_TEMPLATE
+from .sockets import Consumer
 
 # A frame can hold the longest message, escaped, with room for the rest of the frame.
 MAX_FRAME_BYTES = 6 * MAX_MESSAGE_LENGTH + 1024
@@ -51,7 +51,7 @@ class RateLimit:
         return True
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(Consumer):
     """Subclasses say who is speaking and what they may subscribe to."""
 
     customer = False  # which side this socket speaks for

@@ -1,15 +1,15 @@
 """The conversation page's socket: it re-renders the page's live partial on every transition."""
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 from django.template.loader import render_to_string
 
 from .groups import conversation_group
+from .sockets import Consumer
 from .views import conversation_context
 
 
-class ConversationConsumer(AsyncWebsocketConsumer):
+class ConversationConsumer(Consumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
         self.conversation_id = int(self.scope["url_route"]["kwargs"]["pk"])
