@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .capacity import MAX_WRAP_UP_BLOCK_MINUTES, MIN_WRAP_UP_BLOCK_MINUTES, WrapUpBlock
@@ -444,8 +446,8 @@ class Conversation(models.Model):
         if self.case_id:
             return self.case.title
         if self.visitor_id:
-            return _("Visitor %(number)s") % {"number": self.visitor_id}
-        return _("Conversation %(number)s") % {"number": self.pk}
+            return gettext("Visitor %(number)s") % {"number": self.visitor_id}
+        return gettext("Conversation %(number)s") % {"number": self.pk}
 
 
 class SenderRole(models.TextChoices):
@@ -500,6 +502,12 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.get_sender_role_display()}"
+
+    @property
+    def clock(self) -> str:
+        """The time it was stored, on the server's clock: what the transcript shows, made
+        without the template filters' format lookups (a fifth of a chat push's cost)."""
+        return timezone.localtime(self.created_at).strftime("%H:%M")
 
     @property
     def notice_text(self) -> str:

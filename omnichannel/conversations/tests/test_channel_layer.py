@@ -1,0 +1,53 @@
+"""The embedded default's channel layer keeps the library layer's meaning (OPS-1)."""
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from omnichannel.channel_layers import EmbeddedChannelLayer
+
+
+def test_group_send_reaches_every_member_once_in_order():
+    """OPS-1: a push to a group reaches each member's channel once, in order."""
+    layer = EmbeddedChannelLayer()
+
+    async def scenario():
+        a, b = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add("conversation-1", a)
+        await layer.group_add("conversation-1", b)
+        for n in range(3):
+            await layer.group_send("conversation-1", {"type": "message.posted", "sequence": n})
+        received = {}
+        for channel in (a, b):
+            received[channel] = [(await layer.receive(channel))["sequence"] for _ in range(3)]
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(layer.receive(channel), 0.05)
+        return list(received.values())
+
+    assert async_to_sync(scenario)() == [[0, 1, 2], [0, 1, 2]]
+
+
+def test_the_sweep_runs_once_a_second_and_still_drops_expired_messages(monkeypatch):
+    """OPS-1: the expiry sweep runs at most once a second, and still drops expired messages
+    and the channels that held them from their groups."""
+    layer = EmbeddedChannelLayer(expiry=60)
+
+    async def scenario():
+        stale = await layer.new_channel()
+        await layer.group_add("conversation-1", stale)
+        await layer.group_send("conversation-1", {"type": "message.posted"})
+        return stale
+
+    stale = async_to_sync(scenario)()
+    wall, monotonic = time.time(), time.monotonic()
+    monkeypatch.setattr("channels.layers.time.time", lambda: wall + 61)
+    monkeypatch.setattr("omnichannel.channel_layers.time.monotonic", lambda: monotonic)
+    layer._swept_at = monotonic - 0.5  # swept half a second ago: not yet again
+    layer._clean_expired()
+    assert stale in layer.groups["conversation-1"]
+    layer._swept_at = monotonic - 1
+    layer._clean_expired()
+    assert stale not in layer.groups.get("conversation-1", {})
+    assert stale not in layer.channels
