@@ -120,7 +120,7 @@
   });
 
   endButton.addEventListener("click", () => {
-    if (view && confirm(document.querySelector("[data-end-confirm]").innerHTML.trim())) view.end();
+    if (view && confirm(document.querySelector("[data-end-confirm]").content.textContent.trim())) view.end();
   });
   document.querySelector("[data-new-chat]").addEventListener("click", newChat);
 
