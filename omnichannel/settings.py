@@ -103,16 +103,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: browser tests serve the test database from a daphne subprocess.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-{os.getpid()}.sqlite3")}
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+
+def redis_channel_layer(url: str) -> dict:
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
             # redis-py's default 5 s read timeout equals the layer's 5 s blocking receive, so
             # under load the client gave up first and dropped every socket of the process.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
-        }
+            "hosts": [{"address": url, "socket_timeout": 15}],
+            # All sockets of one process share one Redis list, and the capacity bounds that
+            # list, not each socket: at the default 100 a busy process silently lost pushes.
+            "capacity": 10_000,
+        },
     }
+
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "omnichannel.channel_layers.EmbeddedChannelLayer"}}
 

@@ -1,12 +1,17 @@
 """The embedded default's channel layer keeps the library layer's meaning (OPS-1)."""
 
 import asyncio
+import os
 import time
+import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels_redis.core import RedisChannelLayer
 
 from omnichannel.channel_layers import EmbeddedChannelLayer
+from omnichannel.settings import redis_channel_layer
+from omnichannel.widget.tests.test_scale_out import REDIS_URL, redis_reachable
 
 
 def test_group_send_reaches_every_member_once_in_order():
@@ -51,3 +56,24 @@ def test_the_sweep_runs_once_a_second_and_still_drops_expired_messages(monkeypat
     layer._clean_expired()
     assert stale not in layer.groups.get("conversation-1", {})
     assert stale not in layer.channels
+
+
+@pytest.mark.skipif(not redis_reachable() and not os.environ.get("CI"), reason="needs Redis (CI always has it)")
+def test_a_busy_process_loses_no_push_on_redis():
+    """REL-1, OPS-1: on scale-out, pushes to many sockets of one process wait in one Redis list
+    for that process; a burst far above the library's default capacity of 100 arrives whole."""
+    layer = RedisChannelLayer(**redis_channel_layer(REDIS_URL)["CONFIG"])
+    run = uuid.uuid4().hex
+
+    async def scenario():
+        channels = [await layer.new_channel() for _ in range(600)]
+        for n, channel in enumerate(channels):
+            await layer.group_add(f"burst-{run}-{n}", channel)
+        for n in range(len(channels)):
+            await layer.group_send(f"burst-{run}-{n}", {"type": "message.posted", "sequence": n})
+        received = [(await asyncio.wait_for(layer.receive(channel), 10))["sequence"] for channel in channels]
+        for n, channel in enumerate(channels):
+            await layer.group_discard(f"burst-{run}-{n}", channel)
+        return received
+
+    assert async_to_sync(scenario)() == list(range(600))
