@@ -9,6 +9,7 @@ exactly one of several concurrent workers win; the others' refusals are expected
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -160,34 +161,40 @@ async def run_forever() -> None:
 
     # Off the thread that runs sync views, so a slow pass never delays a page.
     run = database_sync_to_async(tick, thread_sensitive=False)
-    layer = get_channel_layer()
     interval = settings.OMNICHANNEL["WORKER_INTERVAL_SECONDS"]
     loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+    listener = asyncio.create_task(_listen(get_channel_layer(), woken, interval))
     deadlines_due = 0.0
-    while True:
-        full = loop.time() >= deadlines_due
-        if full:
-            deadlines_due = loop.time() + interval
-        try:
-            await run(deadlines=full)
-            if await _woken(layer, timeout=max(0.0, deadlines_due - loop.time())):
-                await _drain(layer)
-        except Exception:
-            # The database or the channel layer is away: keep going, polling, until it is back.
-            logger.exception("worker pass failed")
-            await asyncio.sleep(interval)
-
-
-async def _woken(layer, *, timeout: float) -> bool:
     try:
-        await asyncio.wait_for(layer.receive(DISTRIBUTION_WAKE), timeout=timeout)
-    except TimeoutError:
-        return False
-    return True
+        while True:
+            full = loop.time() >= deadlines_due
+            if full:
+                deadlines_due = loop.time() + interval
+            # Wake-ups that arrive during the pass are all served by the next one.
+            woken.clear()
+            try:
+                await run(deadlines=full)
+            except Exception:
+                # The database is away: keep going, polling, until it is back.
+                logger.exception("worker pass failed")
+                await asyncio.sleep(interval)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), timeout=max(0.0, deadlines_due - loop.time()))
+    finally:
+        listener.cancel()
 
 
-async def _drain(layer) -> None:
-    """Wake-ups that queued during the last pass are all served by the next one."""
-    for _ in range(1000):
-        if not await _woken(layer, timeout=0.005):
-            return
+async def _listen(layer, woken: asyncio.Event, interval: float) -> None:
+    """Turn wake-up messages into `woken`. The loop waits on the event, never on the layer:
+    channels-redis's receive, cancelled by a timeout at the wrong moment, never returned,
+    and a worker stuck there distributed nothing again (a lost wake-up costs one poll)."""
+    while True:
+        try:
+            await layer.receive(DISTRIBUTION_WAKE)
+        except Exception:
+            logger.exception("waiting for wake-ups failed; polling meanwhile")
+            await asyncio.sleep(interval)
+            continue
+        woken.set()

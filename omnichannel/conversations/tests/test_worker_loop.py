@@ -71,3 +71,29 @@ def test_the_loop_survives_a_failing_pass(monkeypatch):
 
     assert async_to_sync(scenario)()
     assert len(calls) >= 3 and failures
+
+
+@override_settings(OMNICHANNEL={**settings.OMNICHANNEL, "WORKER_INTERVAL_SECONDS": 0.05})
+def test_the_loop_keeps_polling_while_a_wake_up_receive_hangs(monkeypatch):
+    """RT-2, REL-1: a channel-layer receive that never returns, not even when cancelled (as
+    channels-redis's did when a timeout cancelled it mid-read), must not stop the passes."""
+    calls = []
+    monkeypatch.setattr("omnichannel.conversations.worker.tick", lambda **kwargs: calls.append(kwargs) or {})
+    layer = get_channel_layer()
+
+    async def stuck_receive(channel):
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(3600)  # ignores the first cancellation
+
+    monkeypatch.setattr(layer, "receive", stuck_receive)
+
+    async def scenario():
+        loop = asyncio.create_task(run_forever())
+        await asyncio.sleep(0.5)
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+    async_to_sync(scenario)()
+    assert len(calls) >= 5
