@@ -114,6 +114,8 @@ def redis_channel_layer(url: str) -> dict:
             # All sockets of one process share one Redis list, and the capacity bounds that
             # list, not each socket: at the default 100 a busy process silently lost pushes.
             "capacity": 10_000,
+            # Deployments (or parallel test workers) sharing one Redis keep apart by prefix.
+            "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
         },
     }
 
