@@ -1054,6 +1054,7 @@ def _save_messages(conversations: dict[int, Conversation], messages: list[Messag
     the workstream's alert threshold, record a sentiment alert event (SEN-1)."""
     Message.objects.bulk_create(messages)
     alerts: dict[int, Conversation] = {}
+    levels_moved: set[int] = set()
     for message in messages:
         if message.sentiment is None:
             continue
@@ -1061,9 +1062,13 @@ def _save_messages(conversations: dict[int, Conversation], messages: list[Messag
         before = row.sentiment_level or None
         row.sentiment = sentiment.rolling(row.sentiment, message.sentiment)
         row.sentiment_level = sentiment.level(row.sentiment)
+        if before != row.sentiment_level:
+            levels_moved.add(row.pk)
         if sentiment.crossed(before, row.sentiment_level, row.workstream.sentiment_alert_threshold):
             alerts[row.pk] = row
     _write_heads([conversations[pk] for pk in dict.fromkeys(m.conversation_id for m in messages)])
+    if levels_moved:
+        pushes.sentiment_changed(sorted(levels_moved))
     if alerts:
         now = timezone.now()
         events = ConversationEvent.objects.bulk_create(

@@ -693,3 +693,23 @@ class PresenceChange(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("presence change")
         verbose_name_plural = _("presence changes")
+
+
+class QueueDepthSample(models.Model):
+    """How many Open conversations a queue held at one minute: the supervisors' chart of the
+    last hour (SUP-1). The worker takes one per queue each minute; the unique minute makes a
+    second worker's sample of the same minute a no-op."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="depth_samples")
+    taken_at = models.DateTimeField(_("minute"))
+    depth = models.PositiveIntegerField(_("Open conversations"))
+
+    class Meta:
+        ordering = ["taken_at", "queue"]
+        verbose_name = _("queue depth sample")
+        verbose_name_plural = _("queue depth samples")
+        constraints = [models.UniqueConstraint(fields=["queue", "taken_at"], name="queue_depth_sample_minute")]
+        indexes = [models.Index(fields=["taken_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.queue} {self.taken_at:%H:%M}: {self.depth}"

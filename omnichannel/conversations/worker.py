@@ -14,14 +14,22 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from . import actions, agents, customers
+from . import actions, agents, customers, groups, pushes
 from .distribution import distribute
 from .errors import ConversationError
 from .groups import DISTRIBUTION_WAKE
-from .models import AgentConnection, AgentProfile, Conversation, CustomerConnection, PresenceBase
+from .models import (
+    AgentConnection,
+    AgentProfile,
+    Conversation,
+    CustomerConnection,
+    PresenceBase,
+    Queue,
+    QueueDepthSample,
+)
 from .selectors import connection_fresh_since
 from .states import Channel, State
 
@@ -127,6 +135,24 @@ def apply_customer_departures(now: datetime) -> int:
     return _apply(due, actions.conversation_customer_gone)
 
 
+QUEUE_DEPTH_KEPT = timedelta(days=1)
+
+
+def sample_queue_depth(now: datetime) -> int:
+    """SUP-1: once a minute, each queue's Open conversations, for the supervisors' chart. The
+    sample's unique minute lets concurrent workers both try and store it once."""
+    minute = now.replace(second=0, microsecond=0)
+    if QueueDepthSample.objects.filter(taken_at=minute).exists():
+        return 0
+    depths = Queue.objects.annotate(depth=Count("conversations", filter=Q(conversations__state=State.OPEN)))
+    QueueDepthSample.objects.bulk_create(
+        [QueueDepthSample(queue_id=q.pk, taken_at=minute, depth=q.depth) for q in depths], ignore_conflicts=True
+    )
+    QueueDepthSample.objects.filter(taken_at__lt=minute - QUEUE_DEPTH_KEPT).delete()
+    pushes.send_on_commit([groups.SUPERVISORS], {"type": "queue_depth.sampled", "taken_at": minute.isoformat()})
+    return 1
+
+
 STEPS = [
     expire_offers,
     close_inactive_waiting,
@@ -136,6 +162,7 @@ STEPS = [
     set_gone_agents_offline,
     drop_stale_customer_connections,
     apply_customer_departures,
+    sample_queue_depth,
 ]
 
 
