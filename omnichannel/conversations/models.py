@@ -401,6 +401,31 @@ class Conversation(models.Model):
     agent_read_sequence = models.PositiveIntegerField(default=0)
     sentiment = models.FloatField(_("sentiment"), null=True, blank=True, help_text=_("Rolling value, -1 to 1 (SEN-1)."))
     sentiment_level = models.CharField(_("sentiment level"), max_length=20, choices=SentimentLevel.choices, blank=True)
+    supervisors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="joined_conversations",
+        verbose_name=_("supervisors in the chat"),
+        help_text=_("Supervisors who joined the chat and write to customer and agent (SUP-4)."),
+    )
+    transfer_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("transfer offered to"),
+        help_text=_("The agent a supervisor's transfer waits on to accept or reject (SUP-6)."),
+    )
+    transfer_expires_at = models.DateTimeField(_("transfer offer expires"), null=True, blank=True)
+    escalated_at = models.DateTimeField(
+        _("escalated to a call"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When it was first escalated to a voice or video call; never transferred between agents after (SUP-6)."
+        ),
+    )
     customer_disconnected_at = models.DateTimeField(
         _("customer disconnected"),
         null=True,

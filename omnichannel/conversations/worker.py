@@ -58,6 +58,12 @@ def expire_offers(now: datetime) -> int:
     return _apply(_due(rows), actions.conversation_offer_expire)
 
 
+def expire_transfers(now: datetime) -> int:
+    """SUP-6: supervisors' transfers their agent did not answer in time lapse; the conversation stays."""
+    rows = Conversation.objects.filter(transfer_agent__isnull=False, transfer_expires_at__lte=now)
+    return _apply(_due(rows), actions.conversation_transfer_expire)
+
+
 def close_inactive_waiting(now: datetime) -> int:
     """ST-9, ST-24: Waiting past its inactivity timeout (or a persistent chat's period) closes."""
     rows = Conversation.objects.filter(state=State.WAITING, waiting_until__lte=now)
@@ -155,6 +161,7 @@ def sample_queue_depth(now: datetime) -> int:
 
 STEPS = [
     expire_offers,
+    expire_transfers,
     close_inactive_waiting,
     release_wrap_up_blocks,
     drop_stale_connections,
