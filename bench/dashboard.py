@@ -1,0 +1,183 @@
+"""`python -m bench dashboard`: server time of the supervisors' dashboard (SUP-1) at 100 and
+at 10,000 ongoing conversations, in the same run.
+
+page: GET /supervisor/ through Django's full request path (middleware, session, permission
+check, selectors, template), in process. push: a transition's message arriving on the
+dashboard's socket until the re-rendered partials are sent (group_send → receive on a
+WebsocketCommunicator, in-memory layer). Each phase measures R requests after a warm-up.
+The last line is JSON; flatness = page p99 at 10,000 ÷ page p99 at 100 (target ≤ 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from bench.harness import PG_URL, SQLITE_URL, configure, percentile
+
+
+def seed(total: int, *, queues: int, agents: int) -> None:
+    """Grow the ongoing conversations to `total`: a mix of states, channels, agents and sentiment."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from omnichannel.conversations.models import (
+        AgentProfile,
+        Conversation,
+        Presence,
+        PresenceBase,
+        Queue,
+        SentimentLevel,
+        Visitor,
+        Workstream,
+    )
+    from omnichannel.conversations.states import Channel, State
+
+    if not Queue.objects.exists():
+        available = Presence.objects.filter(base=PresenceBase.AVAILABLE).order_by("pk").first()
+        rows = [Queue.objects.create(name=f"bench-q{i}") for i in range(queues)]
+        for i, (queue, channel) in enumerate(
+            zip(rows, [Channel.LIVE_CHAT, Channel.SMS, Channel.WHATSAPP, Channel.VOICE] * queues, strict=False)
+        ):
+            Workstream.objects.create(name=f"bench-w{i}", channel=channel, default_queue=queue)
+        users = get_user_model().objects.bulk_create(
+            [get_user_model()(username=f"bench-a{i}", first_name=f"Agent {i}") for i in range(agents)]
+        )
+        AgentProfile.objects.bulk_create([AgentProfile(user=u, capacity=1000, presence=available) for u in users])
+    workstreams = list(Workstream.objects.order_by("pk"))
+    agent_ids = list(AgentProfile.objects.values_list("user_id", flat=True))
+    have = Conversation.objects.exclude(state=State.CLOSED).count()
+    now = timezone.now()
+    states = [State.OPEN, State.ACTIVE, State.WRAP_UP, State.WAITING]
+    levels = [""] + list(SentimentLevel.values)
+    visitors = Visitor.objects.bulk_create([Visitor() for _ in range(total - have)])
+    new = []
+    for n, visitor in enumerate(visitors, start=have):
+        state = states[n % 4]
+        workstream = workstreams[n % len(workstreams)]
+        held = state in (State.ACTIVE, State.WRAP_UP)
+        new.append(
+            Conversation(
+                workstream=workstream,
+                queue_id=workstream.default_queue_id,
+                visitor=visitor,
+                state=state,
+                primary_agent_id=None if state == State.OPEN else agent_ids[n % len(agent_ids)],
+                accepted_at=None if state == State.OPEN else now,
+                capacity_units=workstream.capacity_units if held else 0,
+                sentiment_level=levels[n % len(levels)],
+                state_changed_at=now - timedelta(seconds=n),
+            )
+        )
+    Conversation.objects.bulk_create(new, batch_size=2000)
+
+
+def measure(client, communicator_factory, *, repeat: int) -> dict:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from omnichannel.conversations import groups
+
+    page_ms = []
+    for i in range(repeat + 5):
+        start = time.perf_counter()
+        response = client.get("/supervisor/")
+        elapsed = (time.perf_counter() - start) * 1000
+        assert response.status_code == 200, response.status_code
+        if i >= 5:
+            page_ms.append(elapsed)
+    with CaptureQueriesContext(connection) as captured:
+        client.get("/supervisor/")
+
+    async def pushes() -> list[float]:
+        socket = communicator_factory()
+        connected, _ = await socket.connect()
+        assert connected
+        layer = get_channel_layer()
+        times = []
+        for i in range(repeat + 5):
+            start = time.perf_counter()
+            await layer.group_send(groups.SUPERVISORS, {"type": "conversation.changed", "conversation_ids": [1]})
+            html = await socket.receive_from(timeout=30)
+            elapsed = (time.perf_counter() - start) * 1000
+            assert 'id="ongoing-rows"' in html
+            if i >= 5:
+                times.append(elapsed)
+        await socket.disconnect()
+        return times
+
+    push_ms = async_to_sync(pushes)()
+    return {
+        "page_p50_ms": round(percentile(page_ms, 50), 2),
+        "page_p99_ms": round(percentile(page_ms, 99), 2),
+        "push_p50_ms": round(percentile(push_ms, 50), 2),
+        "push_p99_ms": round(percentile(push_ms, 99), 2),
+        "queries": len(captured),
+        "rows_html_kb": round(len(response.content) / 1024, 1),
+    }
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench dashboard")
+    parser.add_argument("--backend", choices=["sqlite", "pg"], default="sqlite")
+    parser.add_argument("--repeat", type=int, default=200, help="requests and pushes measured per phase")
+    parser.add_argument("--queues", type=int, default=8)
+    parser.add_argument("--agents", type=int, default=50)
+    args = parser.parse_args(argv)
+    os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
+    configure(SQLITE_URL if args.backend == "sqlite" else PG_URL)
+
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    from omnichannel.conversations.models import AgentProfile, Presence, PresenceBase
+    from omnichannel.conversations.roles import SUPERVISOR
+    from omnichannel.websockets import websocket_urlpatterns
+
+    settings.DEBUG = False  # as deployed: no query log kept per request
+    supervisor = get_user_model().objects.create_user(username="bench-supervisor", first_name="Sofie")
+    supervisor.groups.add(Group.objects.get(name=SUPERVISOR))
+    AgentProfile.objects.create(
+        user=supervisor, presence=Presence.objects.filter(base=PresenceBase.AVAILABLE).order_by("pk").first()
+    )
+    client = Client()
+    client.force_login(supervisor)
+
+    def communicator():
+        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/supervisor/")
+        socket.scope["user"] = supervisor
+        return socket
+
+    results = {}
+    for total in (100, 10_000):
+        seed(total, queues=args.queues, agents=args.agents)
+        results[total] = measure(client, communicator, repeat=args.repeat)
+        print(f"{total} ongoing: {results[total]}", flush=True)
+    small, large = results[100], results[10_000]
+    print(
+        json.dumps(
+            {
+                "backend": args.backend,
+                "page_p99_ms_100": small["page_p99_ms"],
+                "page_p99_ms_10000": large["page_p99_ms"],
+                "push_p99_ms_100": small["push_p99_ms"],
+                "push_p99_ms_10000": large["push_p99_ms"],
+                "page_p50_ms_100": small["page_p50_ms"],
+                "page_p50_ms_10000": large["page_p50_ms"],
+                "flatness": round(large["page_p99_ms"] / small["page_p99_ms"], 2),
+                "push_flatness": round(large["push_p99_ms"] / small["push_p99_ms"], 2),
+                "queries_100": small["queries"],
+                "queries_10000": large["queries"],
+            }
+        )
+    )
