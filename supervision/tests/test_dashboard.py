@@ -237,3 +237,29 @@ def test_agents_get_403_and_anonymous_users_the_login(client, agent):
     assert client.get(URL).status_code == 302
     client.force_login(agent)
     assert client.get(URL).status_code == 403
+
+
+def test_dashboard_shows_only_the_actions_each_workstream_enables(
+    client, supervisor, sms_workstream, make_conversation, agent
+):
+    """SUP-2: Monitor, Assign, Transfer and Force close show on a row only where its workstream
+    enables them (and its state allows them); switched off, they are hidden."""
+    waiting_for_agent = make_conversation(sms_workstream)
+    handled = make_conversation(sms_workstream)
+    actions.conversation_pick(conversation=handled, agent=agent)
+    client.force_login(supervisor)
+
+    def buttons(conversation) -> set[str]:
+        page = client.get(URL).content.decode()
+        row = page[page.index(f'id="conversation-{conversation.pk}"') :]
+        row = row[: row.index("</tr>")]
+        return {name for name in ("Monitor", "Assign", "Transfer", "Force close") if f'aria-label="{name} ' in row}
+
+    assert buttons(waiting_for_agent) == {"Assign", "Force close"}
+    assert buttons(handled) == {"Monitor", "Transfer", "Force close"}
+    for switch in ("allow_monitor", "allow_assign", "allow_transfer", "allow_force_close"):
+        setattr(sms_workstream, switch, False)
+        sms_workstream.save()
+        for conversation in (waiting_for_agent, handled):
+            assert not {switch.removeprefix("allow_").replace("_", " ").capitalize()} & buttons(conversation)
+    assert buttons(waiting_for_agent) == buttons(handled) == set()
