@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from omnichannel.conversations import actions
 from omnichannel.conversations.errors import ConversationError, InvalidInput
@@ -41,7 +42,9 @@ def _conversation(pk: int) -> Conversation:
 
 def _back(request: HttpRequest, conversation: Conversation) -> str:
     """Where a dialog returns: the page it was opened from, else the conversation's page."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
+    # From htmx, the page that opened the dialog (a dashboard row's, say) is where to return.
+    opener = (request.htmx.current_url_abs_path or "") if request.htmx else ""
+    target = request.POST.get("next") or request.GET.get("next") or opener
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return reverse("supervision:conversation", args=[conversation.pk])
@@ -81,12 +84,14 @@ def conversation_page_context(*, user, pk: int) -> dict:
 def monitor(request: HttpRequest, pk: int) -> HttpResponse:
     """SUP-3: start monitoring (recorded on the timeline), then the conversation's page."""
     conversation = _conversation(pk)
+    target = reverse("supervision:conversation", args=[pk])
     try:
         actions.conversation_monitor(conversation=conversation, actor=request.user)
     except ConversationError as refused:
         messages.error(request, str(refused))
-        return redirect("supervision:home")
-    return redirect("supervision:conversation", pk=pk)
+        target = reverse("supervision:home")
+    # A dashboard row posts with htmx (its pushed markup has no CSRF field): the browser goes there.
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 
 
 @login_required
