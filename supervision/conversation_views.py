@@ -50,13 +50,11 @@ def _back(request: HttpRequest, conversation: Conversation) -> str:
     return reverse("supervision:conversation", args=[conversation.pk])
 
 
-def sentiment_trend(messages_: list) -> str:
-    """SVG polyline points of the customer's message scores, oldest to newest (-1 low, 1 high)."""
+def sentiment_trend(messages_: list) -> list[tuple[str, str]]:
+    """SVG points of the customer's message scores, oldest to newest (-1 at the bottom, 1 at the top)."""
     scores = [m.sentiment for m in messages_ if m.sentiment is not None]
-    if not scores:
-        return ""
     step = TREND_WIDTH / max(1, len(scores) - 1)
-    return " ".join(f"{i * step:.1f},{(1 - score) * TREND_HEIGHT / 2:.1f}" for i, score in enumerate(scores))
+    return [(f"{i * step:.1f}", f"{(1 - score) * TREND_HEIGHT / 2:.1f}") for i, score in enumerate(scores)]
 
 
 def conversation_page_context(*, user, pk: int) -> dict:
