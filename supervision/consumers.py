@@ -57,8 +57,8 @@ class DashboardConsumer(Consumer):
         self._changed()
 
     def _changed(self) -> None:
-        """Mark the view stale; one refresher renders until it is current, so a burst of a
-        thousand transitions costs a render or two, not a thousand."""
+        """Mark the view stale; one refresher renders until it is current, so everything that
+        arrives during a render is served by the next one, not by a render each."""
         self.stale = True
         if self.refresher is None or self.refresher.done():
             self.refresher = asyncio.create_task(self._refresh())
