@@ -146,3 +146,35 @@ def test_supervisor_transfers_and_the_second_agent_accepts(
         what="the accept event",
     )
     screenshot(board, "transfer-accepted")
+
+
+def test_supervisor_assigns_from_the_dashboard_with_an_override(new_page, make_agent, sofie, chat_workstream):
+    """SUP-5: the customer's chat waits Open because the only agent shows Away, which the
+    workstream does not allow. From the dashboard row the supervisor opens Assign: no agent
+    fits; the override lists the agent with the reason; assigning makes the chat theirs, the
+    customer sees them join and the agent's My work items shows it, all without a reload."""
+    anna = make_agent(first_name="Anna", presence="away")
+    agent_page = agent_at_home(new_page, anna)
+    customer = new_page()
+    frame = open_widget(customer)
+    conversation = start_chat(frame)
+    board = supervisor_page(new_page, sofie)
+    row = board.locator(f"#conversation-{conversation.pk}")
+    expect(row).to_have_attribute("data-state", "open", timeout=LIVE)
+
+    row.get_by_role("button", name="Assign").click()
+    dialog = board.locator("#supervisor-dialog")
+    expect(dialog).to_contain_text("No agent fits now.", timeout=LIVE)
+    dialog.get_by_role("link", name="Override presence and capacity").click()
+    candidate = dialog.locator(f'[data-candidate="{anna.pk}"]')
+    expect(candidate).to_contain_text("presence not allowed", timeout=LIVE)
+    candidate.locator("input").check()
+    dialog.get_by_role("button", name="Assign", exact=True).click()
+
+    board.wait_for_url("**/supervisor/")
+    expect(board.get_by_text("Assigned to Anna")).to_be_visible(timeout=LIVE)
+    wait_state(conversation, "active", timeout=15)
+    expect(frame.locator(".message__notice", has_text="Anna joined the chat")).to_be_visible(timeout=LIVE)
+    expect(agent_page.locator("#work-items")).to_contain_text(f"Visitor {conversation.visitor_id}", timeout=LIVE)
+    event = ConversationEvent.objects.get(conversation=conversation, action="assign")
+    assert (event.actor, event.agent) == (sofie, anna)
