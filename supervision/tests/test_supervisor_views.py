@@ -158,3 +158,32 @@ def test_force_close_confirms_then_closes(as_supervisor, active_chat):
     response = as_supervisor.post(url("force_close", active_chat), {"version": version}, follow=True)
     assert Conversation.objects.get(pk=active_chat.pk).state == State.CLOSED
     assert "A supervisor ended the chat" in response.content.decode()
+
+
+def test_rejected_transfer_outcome_shows_on_the_supervisors_page(as_supervisor, supervisor, active_chat, other_agent):
+    """SUP-6: when the second agent rejects, the conversation stays with its agent and the
+    supervisor's page says the transfer was rejected, and by whom."""
+    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    as_supervisor.force_login(other_agent)
+    as_supervisor.post(reverse("sessions_app:transfer_reject", args=[active_chat.pk]))
+    as_supervisor.force_login(supervisor)
+    page = as_supervisor.get(url("conversation", active_chat)).content.decode()
+    assert "Transfer rejected · Bo Nielsen" in page
+    assert Conversation.objects.get(pk=active_chat.pk).primary_agent == active_chat.primary_agent
+
+
+def test_bad_dialog_input_gets_a_clear_error_and_changes_nothing(as_supervisor, active_chat):
+    """SUP-6, SUP-7: no agent chosen, an unknown agent, or a dialog without its version is
+    answered 400 with the reason; nothing changes."""
+    version = Conversation.objects.get(pk=active_chat.pk).version
+    for data, reason in (
+        ({"version": version}, "Choose the agent to transfer to."),
+        ({"agent": "999999", "version": version}, "Choose the agent to transfer to."),
+        ({"agent": active_chat.primary_agent_id}, "The dialog is incomplete; open it again."),
+    ):
+        response = as_supervisor.post(url("transfer", active_chat), data)
+        assert response.status_code == 400 and reason in response.content.decode()
+    response = as_supervisor.post(url("force_close", active_chat), {"version": "x"})
+    assert response.status_code == 400 and "The dialog is incomplete" in response.content.decode()
+    row = Conversation.objects.get(pk=active_chat.pk)
+    assert (row.state, row.version, row.transfer_agent) == (State.ACTIVE, version, None)
