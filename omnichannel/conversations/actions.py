@@ -885,7 +885,7 @@ def _record(
     action: Action,
     actor: AbstractBaseUser,
     check: Check,
-    apply: Callable[[Conversation], None],
+    apply: Callable[[Conversation], None] | None = None,
 ) -> ConversationEvent:
     """A supervisor's action that moves nothing (monitor, join, leave): asked of the table like
     a move, so a refusal names the state (ST-13), and recorded as an event with its actor. The
@@ -895,7 +895,8 @@ def _record(
         _lock(conversation)
         rule = next_state(action, conversation_facts(conversation))
         check(conversation, now)
-        apply(conversation)
+        if apply is not None:
+            apply(conversation)
         event = ConversationEvent.objects.create(
             conversation=conversation,
             from_state=conversation.state,
@@ -926,7 +927,6 @@ def conversation_monitor(*, conversation: Conversation, actor: AbstractBaseUser)
         action=Action.MONITOR,
         actor=actor,
         check=_all(_supervising(actor, switch="allow_monitor"), _not_own(actor)),
-        apply=lambda conversation: None,
     )
 
 
