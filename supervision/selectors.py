@@ -12,10 +12,8 @@ from django.db.models import Count, Min, Sum
 
 from omnichannel.conversations.models import AgentProfile, Conversation, Queue, QueueDepthSample, SentimentLevel
 from omnichannel.conversations.routing import PresenceBase
-from omnichannel.conversations.selectors import holding_capacity, supervisor_actions_for
+from omnichannel.conversations.selectors import ONGOING, holding_capacity, supervisor_actions_for
 from omnichannel.conversations.states import Channel, State
-
-from .forms import ONGOING_STATES
 
 PAGE_SIZE = 50
 CHART_WINDOW = timedelta(hours=1)
@@ -35,9 +33,9 @@ def ongoing_page(*, user, lookups: dict, page: int | None, now: datetime) -> Pag
     """One page of the conversations not Closed that match the filters, oldest first, each
     with what the supervisor may do to it (SUP-2) and how long it has been in its state."""
     rows = (
-        Conversation.objects.filter(state__in=ONGOING_STATES, **lookups)
+        Conversation.objects.filter(ONGOING, **lookups)
         .select_related("workstream", "queue", "contact", "case", "primary_agent")
-        .order_by("pk")  # creation order, read off the primary key: no sort of every ongoing row
+        .order_by("pk")  # creation order, read off the index of ongoing conversations: no sort
     )
     shown = Paginator(rows, PAGE_SIZE).get_page(page)
     # Labels translated once per page, not once per row: get_FOO_display rebuilds its choices each call.
