@@ -128,6 +128,7 @@ def measure(sizes: dict[int, tuple[str, object]], communicator_factory, *, repea
         socket = communicator_factory()
         connected, _ = await socket.connect()
         assert connected
+        await socket.receive_from(timeout=30)  # the opening render
         layer = get_channel_layer()
         for i in range(repeat + 5):
             for size, (name, client) in sizes.items():

@@ -35,6 +35,9 @@ class DashboardConsumer(Consumer):
         self.refresher: asyncio.Task | None = None
         await self.channel_layer.group_add(groups.SUPERVISORS, self.channel_name)
         await self.accept()
+        # What changed between the page's render and this connection (or while a dropped
+        # socket reconnected) would otherwise wait for the next change: render now.
+        self._changed()
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "refresher", None) is not None:

@@ -33,6 +33,13 @@ def dashboard_socket(user, query: str = "") -> WebsocketCommunicator:
     return communicator
 
 
+async def open_dashboard(user, query: str = "") -> tuple[WebsocketCommunicator, str]:
+    """A connected dashboard socket and its opening render."""
+    socket = dashboard_socket(user, query)
+    assert (await socket.connect())[0]
+    return socket, await socket.receive_from(timeout=5)
+
+
 async def receive_until(socket: WebsocketCommunicator, text: str) -> str:
     """The first render containing `text`: a change may bring a render or two before it."""
     html = await socket.receive_from(timeout=5)
@@ -50,8 +57,8 @@ def test_new_conversation_and_state_change_arrive_live(supervisor, agent, chat_w
     push re-renders the rows and key figures with the page's partials."""
 
     async def scenario():
-        socket = dashboard_socket(supervisor)
-        assert (await socket.connect())[0]
+        socket, opening = await open_dashboard(supervisor)
+        assert "No ongoing conversations match." in opening
         conversation = await database_sync_to_async(make_conversation)(chat_workstream)
         html = await socket.receive_from(timeout=5)
         assert html.count('id="kpis"') == 1 and 'id="queue-depth"' in html and 'id="ongoing-rows"' in html
@@ -67,12 +74,13 @@ def test_new_conversation_and_state_change_arrive_live(supervisor, agent, chat_w
 
 
 def test_pushes_follow_the_pages_filters(supervisor, agent, chat_workstream, make_conversation):
-    """SUP-1: a socket opened with state=open drops a conversation once it is Active."""
+    """SUP-1: a socket opened with state=open shows, as it opens, what changed since the page
+    was rendered, and drops a conversation once it is Active."""
 
     async def scenario():
         conversation = await database_sync_to_async(make_conversation)(chat_workstream)
-        socket = dashboard_socket(supervisor, "state=open")
-        assert (await socket.connect())[0]
+        socket, opening = await open_dashboard(supervisor, "state=open")
+        assert f'id="conversation-{conversation.pk}"' in opening
         await database_sync_to_async(actions.conversation_pick)(conversation=conversation, agent=agent)
         html = await socket.receive_from(timeout=5)
         assert f'id="conversation-{conversation.pk}"' not in html and "No ongoing conversations match." in html
@@ -85,8 +93,7 @@ def test_sentiment_and_presence_changes_arrive_live(supervisor, active_chat, age
     """SUP-1: the customer's sentiment moving to another level, and an agent's presence, reach the dashboard."""
 
     async def scenario():
-        socket = dashboard_socket(supervisor)
-        assert (await socket.connect())[0]
+        socket, _ = await open_dashboard(supervisor)
         await database_sync_to_async(actions.message_post)(
             conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="This is terrible, awful, horrible service!"
         )
@@ -104,8 +111,7 @@ def test_a_burst_of_changes_is_coalesced(supervisor, open_chat):
     while one render runs are all served by the next. The last render is current."""
 
     async def scenario():
-        socket = dashboard_socket(supervisor)
-        assert (await socket.connect())[0]
+        socket, _ = await open_dashboard(supervisor)
         layer = get_channel_layer()
         for _ in range(100):
             await layer.group_send(groups.SUPERVISORS, {"type": "conversation.changed", "conversation_ids": [1]})
@@ -155,7 +161,8 @@ def test_push_reaches_a_dashboard_on_another_server_process_through_redis(
         async def scenario():
             url = first.replace("http", "ws", 1) + "/ws/supervisor/"
             async with connect(url, origin=first, additional_headers={"Cookie": supervisor_cookie}) as ws:
-                await asyncio.sleep(0.2)  # the group membership is in Redis once accepted
+                opening = await asyncio.wait_for(ws.recv(), timeout=15)  # subscribed: it joined the group first
+                assert f'<tr id="conversation-{conversation.pk}" data-state="open">' in opening
                 await database_sync_to_async(pick_on, thread_sensitive=False)(second)
                 html = await asyncio.wait_for(ws.recv(), timeout=15)
                 while f'<tr id="conversation-{conversation.pk}" data-state="active">' not in html:
