@@ -119,11 +119,6 @@ def open_work_items(user) -> QuerySet[Conversation]:
     )
 
 
-def ongoing_conversations() -> QuerySet[Conversation]:
-    """Every conversation not Closed, oldest first (SUP-1)."""
-    return _with_display_joins(Conversation.objects.filter(ONGOING)).order_by("created_at")
-
-
 def transcript(conversation: Conversation) -> list[Message]:
     """The conversation's messages in order, ready for the message partial without further queries."""
     messages = list(conversation.messages.select_related("sender").order_by("sequence"))
