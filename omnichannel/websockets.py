@@ -6,6 +6,7 @@ the session and user lookups staff sockets need: less memory for each idle custo
 from omnichannel.conversations.websocket_urls import websocket_urlpatterns as conversation_routes
 from omnichannel.widget.websocket_urls import websocket_urlpatterns as customer_routes
 from sessions_app.websocket_urls import websocket_urlpatterns as agent_routes
+from supervision.websocket_urls import websocket_urlpatterns as supervisor_routes
 
-staff_routes = [*conversation_routes, *agent_routes]
+staff_routes = [*conversation_routes, *agent_routes, *supervisor_routes]
 websocket_urlpatterns = [*staff_routes, *customer_routes]

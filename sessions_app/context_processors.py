@@ -1,7 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from omnichannel.conversations.models import AgentProfile, Presence
-from omnichannel.conversations.selectors import is_agent, pending_offers
+from omnichannel.conversations.selectors import is_agent, pending_offers, pending_transfers
 
 
 def agent_bar(request):
@@ -20,4 +20,5 @@ def agent_bar_context(user) -> dict:
         ),
         "presences": Presence.objects.all(),
         "offers": pending_offers(user),
+        "transfers": pending_transfers(user),
     }

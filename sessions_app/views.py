@@ -45,6 +45,8 @@ WORK_ITEM_ACTIONS = {
     "pick": (actions.conversation_pick, "conversation"),  # RT-4
     "end": (actions.conversation_end, "conversation"),  # ST-3
     "close_session": (actions.conversation_close_session, "home"),  # ST-4, ST-5, ST-8, ST-24
+    "transfer_accept": (actions.conversation_transfer_accept, "conversation"),  # SUP-6
+    "transfer_reject": (actions.conversation_transfer_reject, "home"),  # SUP-6
 }
 
 

@@ -56,9 +56,10 @@ from .selectors import (
     capacity_in_use,
     capacity_in_use_by_agent,
     connection_fresh_since,
+    conversation_facts,
     is_supervisor,
 )
-from .states import Action, Facts, Kind, Rule, State, next_state
+from .states import Action, Kind, Rule, State, next_state
 
 MAX_MESSAGE_LENGTH = 4000
 EXTERNAL_NUMBER = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
@@ -74,17 +75,6 @@ def _lock(conversation: Conversation) -> None:
     conversation.refresh_from_db(from_queryset=Conversation.objects.select_for_update())
     if conversation.case_id:
         conversation.case = Case.objects.get(pk=conversation.case_id)
-
-
-def _facts(conversation: Conversation) -> Facts:
-    return Facts(
-        state=State(conversation.state),
-        kind=conversation.kind,
-        accepted=conversation.accepted_at is not None,
-        has_agent=conversation.primary_agent_id is not None,
-        persistent=conversation.workstream.persistent_chat,
-        case_closed=bool(conversation.case_id and conversation.case.is_closed),
-    )
 
 
 def _waiting_period(workstream: Workstream) -> timedelta:
@@ -135,7 +125,7 @@ def _plan(
 ) -> _Plan:
     """Ask the table, run the action's check, and work out state, holder and capacity hold.
     `profiles` are the locked profiles of the agents involved; `in_use(agent_id)` their load."""
-    rule = next_state(action, _facts(conversation))
+    rule = next_state(action, conversation_facts(conversation))
     if check is not None:
         check(conversation, now)
     source, target = State(conversation.state), rule.target
@@ -185,6 +175,9 @@ def _plan(
             fields["last_agent_id"] = previous_agent_id  # offered to them first (RT-5)
     if new_agent is not None or target == State.OPEN:
         fields["external_party"] = ""  # an agent or the queue has it back: one primary party (ST-22)
+    if target != source or not same_holder:
+        # A supervisor's transfer was offered for the conversation as it was (SUP-6).
+        fields["transfer_agent"], fields["transfer_expires_at"] = None, None
     fields.update(changes or {})
     final = Hold(fields["capacity_units"], fields["capacity_release_at"])
     return _Plan(
@@ -226,8 +219,10 @@ def _move(
     check: Check | None = None,
     changes: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
+    notify: tuple[int, ...] = (),
 ) -> ConversationEvent:
-    """Apply one rule of the table to the conversation, as the module docstring says."""
+    """Apply one rule of the table to the conversation, as the module docstring says.
+    `notify`: agents besides the holders whose pages the push re-renders."""
     with transaction.atomic():
         now = timezone.now()
         _lock(conversation)
@@ -261,12 +256,13 @@ def _move(
             action=action,
             agent_id=plan.new_agent.pk if plan.new_agent else None,
             previous_agent_id=plan.previous_agent_id,
+            actor_id=actor.pk if actor else None,
         ):
             _save_messages({conversation.pk: conversation}, [notice])
         if plan.capacity_changed:
             for agent_id in plan.affected:
                 agent_capacity_changed(agent_id=agent_id, now=now)
-        pushes.conversations_changed([_push(conversation, event, plan.affected)])
+        pushes.conversations_changed([_push(conversation, event, sorted({*plan.affected, *notify}))])
     return event
 
 
@@ -282,11 +278,21 @@ _NOTICES = {
     Action.AGENT_END: Notice.AGENT_ENDED,
     Action.CUSTOMER_END: Notice.CUSTOMER_ENDED,
     Action.CUSTOMER_DISCONNECT: Notice.CUSTOMER_LEFT,
+    Action.TRANSFER_ACCEPT: Notice.AGENT_JOINED,
+    Action.SUPERVISOR_JOIN: Notice.SUPERVISOR_JOINED,
+    Action.SUPERVISOR_LEAVE: Notice.SUPERVISOR_LEFT,
+    Action.FORCE_CLOSE: Notice.SUPERVISOR_ENDED,
 }
+_SUPERVISOR_NOTICES = {Notice.SUPERVISOR_JOINED, Notice.SUPERVISOR_LEFT, Notice.SUPERVISOR_ENDED}
 
 
 def _notice(
-    conversation: Conversation, *, action: Action, agent_id: int | None, previous_agent_id: int | None
+    conversation: Conversation,
+    *,
+    action: Action,
+    agent_id: int | None,
+    previous_agent_id: int | None,
+    actor_id: int | None = None,
 ) -> Message | None:
     """The system notice a move of a live chat puts in its transcript, unsaved, if any."""
     notice = _NOTICES.get(action)
@@ -300,6 +306,8 @@ def _notice(
         if conversation.state != State.OPEN:
             return None  # closing a Wrap-up or persistent session is not a departure mid-chat
         named = previous_agent_id
+    elif notice in _SUPERVISOR_NOTICES:
+        named = actor_id
     else:
         named = previous_agent_id
     name = ""
@@ -827,6 +835,265 @@ def conversation_transfer_to_external(
     )
 
 
+# --- supervision (SUP-2 to SUP-7, seed 001) ---------------------------------------------------
+
+# What a disabled switch refuses (SUP-2).
+_SWITCH_REFUSALS = {
+    "allow_monitor": _("This workstream does not let supervisors monitor or join its conversations."),
+    "allow_assign": _("This workstream does not let supervisors assign."),
+    "allow_transfer": _("This workstream does not let supervisors transfer."),
+    "allow_force_close": _("This workstream does not let supervisors force close."),
+}
+
+
+def _supervising(actor: AbstractBaseUser, *, switch: str) -> Check:
+    """A supervisor, where the conversation's workstream enables `switch` (SUP-2)."""
+
+    def check(conversation: Conversation, now: datetime) -> None:
+        _require_supervisor(actor)
+        if not getattr(conversation.workstream, switch):
+            raise NotPermitted(_SWITCH_REFUSALS[switch])
+
+    return check
+
+
+def _not_own(actor: AbstractBaseUser) -> Check:
+    def check(conversation: Conversation, now: datetime) -> None:
+        if conversation.primary_agent_id == actor.pk:
+            raise NotPermitted(_("This conversation is assigned to you; supervisors monitor other agents' work."))
+
+    return check
+
+
+def _unchanged(seen_version: int | None) -> Check:
+    """The conversation is as the supervisor saw it when they chose (a confirmation dialog
+    confirms what it showed): a transition since then refuses, and they look again."""
+
+    def check(conversation: Conversation, now: datetime) -> None:
+        if seen_version is not None and conversation.version != seen_version:
+            raise ConcurrentChange(
+                _("The conversation changed since you opened this (it is %(state)s now); look again and retry.")
+                % {"state": State(conversation.state).label}
+            )
+
+    return check
+
+
+def _record(
+    conversation: Conversation,
+    *,
+    action: Action,
+    actor: AbstractBaseUser,
+    check: Check,
+    apply: Callable[[Conversation], None] | None = None,
+) -> ConversationEvent:
+    """A supervisor's action that moves nothing (monitor, join, leave): asked of the table like
+    a move, so a refusal names the state (ST-13), and recorded as an event with its actor. The
+    version is left alone: watching a conversation must not fail anyone's claim on it."""
+    with transaction.atomic():
+        now = timezone.now()
+        _lock(conversation)
+        rule = next_state(action, conversation_facts(conversation))
+        check(conversation, now)
+        if apply is not None:
+            apply(conversation)
+        event = ConversationEvent.objects.create(
+            conversation=conversation,
+            from_state=conversation.state,
+            to_state=conversation.state,
+            action=action,
+            actor=actor,
+            agent_id=conversation.primary_agent_id,
+            created_at=now,
+            detail={"rule": rule.spec},
+        )
+        if notice := _notice(
+            conversation,
+            action=action,
+            agent_id=conversation.primary_agent_id,
+            previous_agent_id=conversation.primary_agent_id,
+            actor_id=actor.pk,
+        ):
+            _save_messages({conversation.pk: conversation}, [notice])
+        pushes.conversations_changed([_push(conversation, event, [])])
+    return event
+
+
+def conversation_monitor(*, conversation: Conversation, actor: AbstractBaseUser) -> ConversationEvent:
+    """SUP-3: a supervisor opens an Active or Wrap-up conversation of any channel but records
+    to watch it live; never one assigned to themselves."""
+    return _record(
+        conversation,
+        action=Action.MONITOR,
+        actor=actor,
+        check=_all(_supervising(actor, switch="allow_monitor"), _not_own(actor)),
+    )
+
+
+def conversation_supervisor_join(*, conversation: Conversation, actor: AbstractBaseUser) -> ConversationEvent:
+    """SUP-4: the monitoring supervisor joins the chat; customer and agent see a notice, and
+    the supervisor may write to both until they leave."""
+
+    def not_yet(conversation: Conversation, now: datetime) -> None:
+        if conversation.supervisors.filter(pk=actor.pk).exists():
+            raise InvalidInput(_("You are already in this chat."))
+
+    return _record(
+        conversation,
+        action=Action.SUPERVISOR_JOIN,
+        actor=actor,
+        check=_all(_supervising(actor, switch="allow_monitor"), _not_own(actor), not_yet),
+        apply=lambda conversation: conversation.supervisors.add(actor),
+    )
+
+
+def conversation_supervisor_leave(*, conversation: Conversation, actor: AbstractBaseUser) -> ConversationEvent:
+    """SUP-4: a supervisor who joined the chat leaves it; customer and agent see a notice."""
+
+    def joined(conversation: Conversation, now: datetime) -> None:
+        if not conversation.supervisors.filter(pk=actor.pk).exists():
+            raise InvalidInput(_("You have not joined this chat."))
+
+    return _record(
+        conversation,
+        action=Action.SUPERVISOR_LEAVE,
+        actor=actor,
+        check=joined,
+        apply=lambda conversation: conversation.supervisors.remove(actor),
+    )
+
+
+def conversation_assign_to_queue(
+    *, conversation: Conversation, queue: Queue, actor: AbstractBaseUser
+) -> ConversationEvent:
+    """SUP-5: a supervisor moves an Open, unassigned conversation to another queue, where it
+    waits Open for that queue's agents."""
+
+    left: list[int] = []
+
+    def other_queue(conversation: Conversation, now: datetime) -> None:
+        if queue.pk == conversation.queue_id:
+            raise InvalidInput(_("The conversation is already in the queue %(queue)s.") % {"queue": queue})
+        left.append(conversation.queue_id)
+
+    with transaction.atomic():
+        event = _move(
+            conversation,
+            action=Action.ASSIGN_TO_QUEUE,
+            actor=actor,
+            check=_all(_supervising(actor, switch="allow_assign"), other_queue),
+            changes={"queue": queue},
+            detail={"from_queue": conversation.queue.name, "to_queue": queue.name},
+        )
+        # The queue it left lists it among its Open work items until told (RT-4).
+        pushes.conversations_changed([pushes.Change(conversation.pk, left[0], event.pk, conversation.state, ())])
+    return event
+
+
+def conversation_transfer_request(
+    *,
+    conversation: Conversation,
+    to_agent: AbstractBaseUser,
+    actor: AbstractBaseUser,
+    seen_version: int | None = None,
+) -> ConversationEvent:
+    """SUP-6: a supervisor offers an accepted Active or Waiting messaging conversation, never
+    once escalated to a call, to another agent of its queue showing an allowed presence. It
+    stays where it is until that agent accepts, rejects, or the workstream's offer timeout
+    passes; one transfer at a time."""
+
+    def transferable(conversation: Conversation, now: datetime) -> None:
+        if conversation.transfer_agent_id is not None:
+            raise ConversationError(_("A transfer is already waiting for its agent's answer."))
+        if to_agent.pk == conversation.primary_agent_id:
+            raise InvalidInput(_("%(agent)s already has this conversation.") % {"agent": to_agent})
+
+    now = timezone.now()
+    return _move(
+        conversation,
+        action=Action.TRANSFER_REQUEST,
+        actor=actor,
+        check=_all(
+            _supervising(actor, switch="allow_transfer"), _unchanged(seen_version), transferable, _eligible(to_agent)
+        ),
+        changes={
+            "transfer_agent": to_agent,
+            "transfer_expires_at": now + timedelta(seconds=conversation.workstream.offer_timeout_seconds),
+        },
+        detail={"to_agent": to_agent.pk},
+        notify=(to_agent.pk,),
+    )
+
+
+def _transfer_offered_to(agent: AbstractBaseUser) -> Check:
+    def check(conversation: Conversation, now: datetime) -> None:
+        if conversation.transfer_agent_id != agent.pk:
+            raise NotPermitted(_("No transfer of this conversation is waiting for you."))
+
+    return check
+
+
+def conversation_transfer_accept(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
+    """SUP-6: the agent accepts a supervisor's transfer before it times out: they become the
+    primary agent and take its capacity (no override), and the first agent stays on as a
+    consultant (the first agent's capacity is released)."""
+    first: list[int] = []
+
+    def check(conversation: Conversation, now: datetime) -> None:
+        _transfer_offered_to(agent)(conversation, now)
+        if conversation.transfer_expires_at is not None and now >= conversation.transfer_expires_at:
+            raise ConversationError(_("The transfer timed out."))
+        _eligible(agent)(conversation, now)
+        first.append(conversation.primary_agent_id)
+
+    with transaction.atomic():
+        event = _move(conversation, action=Action.TRANSFER_ACCEPT, actor=agent, agent=agent, check=check)
+        conversation.consultants.add(first[0])
+        conversation.consultants.remove(agent)
+        event.detail["from_agent"] = first[0]
+        event.save(update_fields=["detail"])
+    return event
+
+
+def conversation_transfer_reject(*, conversation: Conversation, agent: AbstractBaseUser) -> ConversationEvent:
+    """SUP-6: the agent rejects a supervisor's transfer; the conversation stays where it was."""
+    return _move(
+        conversation,
+        action=Action.TRANSFER_REJECT,
+        actor=agent,
+        check=_transfer_offered_to(agent),
+        changes={"transfer_agent": None, "transfer_expires_at": None},
+        detail={"to_agent": agent.pk},
+        notify=(agent.pk,),
+    )
+
+
+def conversation_transfer_expire(*, conversation: Conversation) -> ConversationEvent:
+    """SUP-6: a transfer its agent did not answer within the workstream's offer timeout lapses;
+    the conversation stays where it was."""
+    return _move(
+        conversation,
+        action=Action.TRANSFER_TIMEOUT,
+        check=_due("transfer_expires_at", _("The transfer has not timed out yet.")),
+        changes={"transfer_agent": None, "transfer_expires_at": None},
+        detail={"to_agent": conversation.transfer_agent_id},
+        notify=(conversation.transfer_agent_id,) if conversation.transfer_agent_id else (),
+    )
+
+
+def conversation_force_close(
+    *, conversation: Conversation, actor: AbstractBaseUser, seen_version: int | None = None
+) -> ConversationEvent:
+    """SUP-7: after confirming, a supervisor ends a voice or messaging conversation: it is
+    Closed, capacity is released, and customer and agent are told a supervisor ended it."""
+    return _move(
+        conversation,
+        action=Action.FORCE_CLOSE,
+        actor=actor,
+        check=_all(_supervising(actor, switch="allow_force_close"), _unchanged(seen_version)),
+    )
+
+
 # --- messages (ST-11, ST-12) -------------------------------------------------------------
 
 
@@ -852,7 +1119,12 @@ def _clean_body(body: str) -> str:
 
 
 def _check_sender(
-    conversation: Conversation, sender_role: SenderRole, sender: AbstractBaseUser | None, *, consultant: bool
+    conversation: Conversation,
+    sender_role: SenderRole,
+    sender: AbstractBaseUser | None,
+    *,
+    consultant: bool,
+    joined: bool = False,
 ) -> None:
     if sender_role == SenderRole.AGENT and (
         sender is None or (conversation.primary_agent_id != sender.pk and not consultant)
@@ -860,6 +1132,8 @@ def _check_sender(
         raise NotPermitted(_("Only the conversation's agents can write in it."))
     if sender_role == SenderRole.SUPERVISOR:
         _require_supervisor(sender)
+        if not joined:
+            raise NotPermitted(_("Join the chat before writing in it."))
     if conversation.state == State.CLOSED and sender_role != SenderRole.CUSTOMER:
         raise ConversationError(_("The conversation is Closed; nothing more can be written in it."))
     if (
@@ -923,6 +1197,15 @@ def messages_post(*, posts: list[Post]) -> list[Posted]:
             if any(p.sender_role == SenderRole.AGENT for p in posts)
             else set()
         )
+        joined = (
+            set(
+                Conversation.supervisors.through.objects.filter(conversation_id__in=ids).values_list(
+                    "conversation_id", "user_id"
+                )
+            )
+            if any(p.sender_role == SenderRole.SUPERVISOR for p in posts)
+            else set()
+        )
         new: list[Message] = []
         for i, post in enumerate(posts):
             row = rows.get(post.conversation_id)
@@ -942,7 +1225,8 @@ def messages_post(*, posts: list[Post]) -> list[Posted]:
             try:
                 body = _clean_body(post.body)
                 consultant = post.sender is not None and (row.pk, post.sender.pk) in consultants
-                _check_sender(row, post.sender_role, post.sender, consultant=consultant)
+                in_chat = post.sender is not None and (row.pk, post.sender.pk) in joined
+                _check_sender(row, post.sender_role, post.sender, consultant=consultant, joined=in_chat)
             except ConversationError as error:
                 results[i] = Posted(error=str(error))
                 continue
@@ -992,7 +1276,12 @@ def message_post(
             if idempotency_key and (stored := _stored_message(conversation, sender_role, idempotency_key)):
                 return stored
             consultant = sender is not None and conversation.consultants.filter(pk=sender.pk).exists()
-            _check_sender(conversation, sender_role, sender, consultant=consultant)
+            joined = (
+                sender_role == SenderRole.SUPERVISOR
+                and sender is not None
+                and conversation.supervisors.filter(pk=sender.pk).exists()
+            )
+            _check_sender(conversation, sender_role, sender, consultant=consultant, joined=joined)
             if conversation.state == State.CLOSED:
                 conversation = _successor(conversation) or conversation_create(
                     workstream=conversation.workstream,
@@ -1054,6 +1343,7 @@ def _save_messages(conversations: dict[int, Conversation], messages: list[Messag
     the workstream's alert threshold, record a sentiment alert event (SEN-1)."""
     Message.objects.bulk_create(messages)
     alerts: dict[int, Conversation] = {}
+    levels_moved: set[int] = set()
     for message in messages:
         if message.sentiment is None:
             continue
@@ -1061,9 +1351,13 @@ def _save_messages(conversations: dict[int, Conversation], messages: list[Messag
         before = row.sentiment_level or None
         row.sentiment = sentiment.rolling(row.sentiment, message.sentiment)
         row.sentiment_level = sentiment.level(row.sentiment)
+        if before != row.sentiment_level:
+            levels_moved.add(row.pk)
         if sentiment.crossed(before, row.sentiment_level, row.workstream.sentiment_alert_threshold):
             alerts[row.pk] = row
     _write_heads([conversations[pk] for pk in dict.fromkeys(m.conversation_id for m in messages)])
+    if levels_moved:
+        pushes.sentiment_changed(sorted(levels_moved))
     if alerts:
         now = timezone.now()
         events = ConversationEvent.objects.bulk_create(

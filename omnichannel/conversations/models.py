@@ -401,6 +401,31 @@ class Conversation(models.Model):
     agent_read_sequence = models.PositiveIntegerField(default=0)
     sentiment = models.FloatField(_("sentiment"), null=True, blank=True, help_text=_("Rolling value, -1 to 1 (SEN-1)."))
     sentiment_level = models.CharField(_("sentiment level"), max_length=20, choices=SentimentLevel.choices, blank=True)
+    supervisors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="joined_conversations",
+        verbose_name=_("supervisors in the chat"),
+        help_text=_("Supervisors who joined the chat and write to customer and agent (SUP-4)."),
+    )
+    transfer_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("transfer offered to"),
+        help_text=_("The agent a supervisor's transfer waits on to accept or reject (SUP-6)."),
+    )
+    transfer_expires_at = models.DateTimeField(_("transfer offer expires"), null=True, blank=True)
+    escalated_at = models.DateTimeField(
+        _("escalated to a call"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When it was first escalated to a voice or video call; never transferred between agents after (SUP-6)."
+        ),
+    )
     customer_disconnected_at = models.DateTimeField(
         _("customer disconnected"),
         null=True,
@@ -423,6 +448,9 @@ class Conversation(models.Model):
             models.Index(fields=["state", "queue", "-priority", "created_at"], name="conversation_queue_order"),
             models.Index(fields=["state", "queue"]),
             models.Index(fields=["primary_agent", "state"]),
+            # The supervisors' dashboard pages through ongoing work in creation order (SUP-1):
+            # read off this index, a page costs the same however many are ongoing or closed.
+            models.Index(fields=["id"], condition=~Q(state=State.CLOSED), name="conversation_ongoing"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -693,3 +721,23 @@ class PresenceChange(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("presence change")
         verbose_name_plural = _("presence changes")
+
+
+class QueueDepthSample(models.Model):
+    """How many Open conversations a queue held at one minute: the supervisors' chart of the
+    last hour (SUP-1). The worker takes one per queue each minute; the unique minute makes a
+    second worker's sample of the same minute a no-op."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="depth_samples")
+    taken_at = models.DateTimeField(_("minute"))
+    depth = models.PositiveIntegerField(_("Open conversations"))
+
+    class Meta:
+        ordering = ["taken_at", "queue"]
+        verbose_name = _("queue depth sample")
+        verbose_name_plural = _("queue depth samples")
+        constraints = [models.UniqueConstraint(fields=["queue", "taken_at"], name="queue_depth_sample_minute")]
+        indexes = [models.Index(fields=["taken_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.queue} {self.taken_at:%H:%M}: {self.depth}"

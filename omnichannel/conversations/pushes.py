@@ -150,6 +150,11 @@ def conversations_changed(changes: list[Change]) -> None:
     )
 
 
+def sentiment_changed(conversation_ids: list[int]) -> None:
+    """Conversations' rolling sentiment moved to another level: supervisors' dashboards show it (SUP-1)."""
+    send_on_commit([groups.SUPERVISORS], {"type": "conversation.sentiment", "conversation_ids": conversation_ids})
+
+
 def messages_posted(messages: list[Message]) -> None:
     """Each new message to its conversation's sockets after commit, rendered once with the
     partial that pages use for the transcript, so every receiver just inserts it."""

@@ -3,15 +3,19 @@ number of queries however many rows it shows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
-from .models import CannedResponse, Conversation, ConversationEvent, Message, Workstream
-from .states import State
+from .capacity import units_over
+from .models import AgentProfile, CannedResponse, Conversation, ConversationEvent, Message, Queue, Workstream
+from .routing import presence_allowed
+from .states import SUPERVISOR_SWITCHES, Facts, State, supervisor_actions
 
 ONGOING = ~Q(state=State.CLOSED)
+SUPERVISOR_SWITCH_NAMES = set(SUPERVISOR_SWITCHES.values())
 
 
 def is_supervisor(user) -> bool:
@@ -101,16 +105,18 @@ def pending_offers(user) -> QuerySet[Conversation]:
     ).order_by("offer_expires_at")
 
 
+def pending_transfers(user) -> QuerySet[Conversation]:
+    """Conversations a supervisor is transferring to the agent, awaiting their answer (SUP-6)."""
+    return _with_display_joins(
+        Conversation.objects.filter(transfer_agent=user, state__in=[State.ACTIVE, State.WAITING])
+    ).order_by("transfer_expires_at")
+
+
 def open_work_items(user) -> QuerySet[Conversation]:
     """Open conversations in the agent's queues, in the order they are served (SES-2, RT-4)."""
     return _with_display_joins(Conversation.objects.filter(state=State.OPEN, queue__members=user)).order_by(
         "-priority", "created_at"
     )
-
-
-def ongoing_conversations() -> QuerySet[Conversation]:
-    """Every conversation not Closed, oldest first (SUP-1)."""
-    return _with_display_joins(Conversation.objects.filter(ONGOING)).order_by("created_at")
 
 
 def transcript(conversation: Conversation) -> list[Message]:
@@ -130,3 +136,79 @@ def can_write(user, conversation: Conversation) -> bool:
     if conversation.state == State.CLOSED or not is_agent(user):
         return False
     return conversation.primary_agent_id == user.pk or conversation.consultants.filter(pk=user.pk).exists()
+
+
+def conversation_facts(conversation: Conversation) -> Facts:
+    """What the transition table needs to know of a conversation (its workstream and case joined)."""
+    return Facts(
+        state=State(conversation.state),
+        kind=conversation.kind,
+        accepted=conversation.accepted_at is not None,
+        has_agent=conversation.primary_agent_id is not None,
+        escalated=conversation.escalated_at is not None,
+        persistent=conversation.workstream.persistent_chat,
+        case_closed=bool(conversation.case_id and conversation.case.is_closed),
+    )
+
+
+def supervisor_actions_for(conversation: Conversation, user) -> set[str]:
+    """What this supervisor may do to the conversation now (SUP-2 to SUP-7), decided on the
+    row and its joined workstream alone, so a list of rows costs no query per row."""
+    workstream = conversation.workstream
+    return {
+        str(action)
+        for action in supervisor_actions(
+            conversation_facts(conversation),
+            switches={name: getattr(workstream, name) for name in SUPERVISOR_SWITCH_NAMES},
+            own=conversation.primary_agent_id == user.pk,
+            transfer_pending=conversation.transfer_agent_id is not None,
+        )
+    }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An agent a supervisor may give a conversation to, with what the dialog shows (SUP-5, SUP-6)."""
+
+    profile: AgentProfile
+    free: int
+    units_over: int
+    presence_allowed: bool
+
+    @property
+    def agent(self):
+        return self.profile.user
+
+
+def agent_candidates(conversation: Conversation, *, now: datetime, override: bool = False) -> list[Candidate]:
+    """The agents of the conversation's queue for a supervisor's dialog, most free capacity
+    first: those showing an allowed presence with room for it; with `override`, every member
+    (SUP-5), each with the units an assignment would take them over capacity. Three queries."""
+    profiles = list(
+        AgentProfile.objects.select_related("user", "presence")
+        .filter(user__queues=conversation.queue_id)
+        .exclude(user_id=conversation.primary_agent_id)
+        .order_by("user__first_name", "user__username")
+    )
+    load = capacity_in_use_by_agent(agent_ids=[p.user_id for p in profiles], now=now)
+    allowed = allowed_presences_by_workstream({conversation.workstream_id})[conversation.workstream_id]
+    units = conversation.workstream.capacity_units
+    candidates = []
+    for profile in profiles:
+        in_use = load.get(profile.user_id, 0)
+        candidate = Candidate(
+            profile=profile,
+            free=max(0, profile.capacity - in_use),
+            units_over=units_over(capacity=profile.capacity, in_use=in_use, units=units),
+            presence_allowed=presence_allowed(
+                presence_id=profile.presence_id, base=profile.presence.base, allowed=allowed
+            ),
+        )
+        if override or (candidate.presence_allowed and not candidate.units_over):
+            candidates.append(candidate)
+    return sorted(candidates, key=lambda c: -c.free)
+
+
+def other_queues(conversation: Conversation) -> QuerySet[Queue]:
+    """Every queue but the conversation's own (SUP-5)."""
+    return Queue.objects.exclude(pk=conversation.queue_id).order_by("name")

@@ -76,6 +76,16 @@ class Action(TextChoices):
     WRAP_UP_BLOCK_EXPIRED = "wrap_up_block_expired", _("wrap-up capacity block ran out")
     # Not a move: recorded in the timeline when sentiment falls to the workstream's threshold (SEN-1).
     SENTIMENT_ALERT = "sentiment_alert", _("sentiment alert")
+    # A supervisor's actions (SUP-3 to SUP-7); monitoring, joining and leaving move nothing.
+    MONITOR = "monitor", _("monitored by a supervisor")
+    SUPERVISOR_JOIN = "supervisor_join", _("a supervisor joined")
+    SUPERVISOR_LEAVE = "supervisor_leave", _("a supervisor left")
+    ASSIGN_TO_QUEUE = "assign_to_queue", _("assigned to another queue")
+    TRANSFER_REQUEST = "transfer_request", _("transfer to an agent requested")
+    TRANSFER_ACCEPT = "transfer_accept", _("transfer accepted")
+    TRANSFER_REJECT = "transfer_reject", _("transfer rejected")
+    TRANSFER_TIMEOUT = "transfer_timeout", _("transfer timed out")
+    FORCE_CLOSE = "force_close", _("force closed by a supervisor")
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class Facts:
     kind: Kind
     accepted: bool = False  # the primary agent accepted the offer
     has_agent: bool = True  # an agent, not an external party, holds it (ST-22)
+    escalated: bool = False  # it was once escalated to a voice or video call (SUP-6)
     persistent: bool = False  # the workstream uses persistent chat (ST-24)
     case_closed: bool = False  # the linked case is resolved or inactive (ST-6)
 
@@ -126,6 +137,15 @@ VERBS = {
     Action.INACTIVITY_TIMEOUT: _("close it for inactivity"),
     Action.CUSTOMER_MESSAGE: _("reopen it for the customer's message"),
     Action.WRAP_UP_BLOCK_EXPIRED: _("release its wrap-up capacity block"),
+    Action.MONITOR: _("monitor it"),
+    Action.SUPERVISOR_JOIN: _("join it"),
+    Action.SUPERVISOR_LEAVE: _("leave it"),
+    Action.ASSIGN_TO_QUEUE: _("assign it to another queue"),
+    Action.TRANSFER_REQUEST: _("transfer it to another agent"),
+    Action.TRANSFER_ACCEPT: _("accept the transfer"),
+    Action.TRANSFER_REJECT: _("reject the transfer"),
+    Action.TRANSFER_TIMEOUT: _("time out the transfer"),
+    Action.FORCE_CLOSE: _("force close it"),
 }
 
 
@@ -148,8 +168,12 @@ CHAT = frozenset({Kind.LIVE_CHAT})
 SYNCHRONOUS = frozenset({Kind.LIVE_CHAT, Kind.VOICE})
 VOICE = frozenset({Kind.VOICE})
 ASYNC = frozenset({Kind.MESSAGING, Kind.LIVE_CHAT})  # live chat only reaches Waiting when persistent
+# Monitored (SUP-3) and force closed (SUP-7): every channel, not records.
+SUPERVISED = CHANNELS
 NOT_ACCEPTED = (("accepted", False),)
 ACCEPTED = (("accepted", True), ("has_agent", True))
+# SUP-6: only messaging work an agent accepted, never once escalated to a call.
+TRANSFERABLE = (*ACCEPTED, ("escalated", False))
 
 S = State
 A = Action
@@ -184,6 +208,17 @@ RULES: tuple[Rule, ...] = (
     Rule("ST-20", A.WRAP_UP_BLOCK_EXPIRED, S.WRAP_UP, S.WRAP_UP, CHANNELS),
     Rule("ST-22", A.TRANSFER_TO_AGENT, S.ACTIVE, S.ACTIVE, VOICE, ACCEPTED),
     Rule("ST-22", A.TRANSFER_TO_EXTERNAL, S.ACTIVE, S.ACTIVE, VOICE, ACCEPTED),
+    # Supervision (seed 001). Monitoring, joining and leaving record an event and move nothing.
+    *(Rule("SUP-3", A.MONITOR, s, s, SUPERVISED) for s in (S.ACTIVE, S.WRAP_UP)),
+    Rule("SUP-4", A.SUPERVISOR_JOIN, S.ACTIVE, S.ACTIVE, ASYNC, ACCEPTED),
+    *(Rule("SUP-4", A.SUPERVISOR_LEAVE, s, s, ASYNC) for s in (S.ACTIVE, S.WRAP_UP, S.WAITING, S.OPEN)),
+    Rule("SUP-5", A.ASSIGN_TO_QUEUE, S.OPEN, S.OPEN, ALL),
+    *(
+        Rule("SUP-6", action, s, s, ASYNC, TRANSFERABLE)
+        for action in (A.TRANSFER_REQUEST, A.TRANSFER_ACCEPT, A.TRANSFER_REJECT, A.TRANSFER_TIMEOUT)
+        for s in (S.ACTIVE, S.WAITING)
+    ),
+    *(Rule("SUP-7", A.FORCE_CLOSE, s, S.CLOSED, SUPERVISED) for s in (S.OPEN, S.ACTIVE, S.WRAP_UP, S.WAITING)),
 )
 
 # Why a rule that matches state, action and kind still refuses (ST-13 names the reason).
@@ -192,6 +227,7 @@ UNMET = {
     ("accepted", False): _("The agent has already accepted it."),
     ("has_agent", True): _("An external party holds the call."),
     ("case_closed", True): _("Resolve or deactivate the case first."),
+    ("escalated", False): _("It was escalated to a voice or video call."),
 }
 
 
@@ -218,3 +254,34 @@ def next_state(action: Action, facts: Facts) -> Rule:
         "",
     )
     raise IllegalTransition(state=facts.state, action=action, why=str(unmet))
+
+
+def allows(action: Action, facts: Facts) -> bool:
+    """Whether the table lets `action` move a conversation with these facts (next_state, without
+    building the refusal: pages ask this for every action of every row they show)."""
+    return any(
+        r.action == action and r.source == facts.state and facts.kind in r.kinds and r.applies(facts) for r in RULES
+    )
+
+
+# Which workstream switch enables each supervisor action (SUP-2); joining is part of monitoring.
+SUPERVISOR_SWITCHES = {
+    Action.MONITOR: "allow_monitor",
+    Action.SUPERVISOR_JOIN: "allow_monitor",
+    Action.ASSIGN: "allow_assign",
+    Action.ASSIGN_TO_QUEUE: "allow_assign",
+    Action.TRANSFER_REQUEST: "allow_transfer",
+    Action.FORCE_CLOSE: "allow_force_close",
+}
+
+
+def supervisor_actions(facts: Facts, *, switches: dict[str, bool], own: bool, transfer_pending: bool) -> set[Action]:
+    """What a supervisor may do to a conversation now: what its workstream enables (SUP-2) and
+    the table allows; nothing of monitoring on their own conversations (SUP-3), and no second
+    transfer while one waits for its agent (SUP-6)."""
+    possible = {a for a, switch in SUPERVISOR_SWITCHES.items() if switches.get(switch) and allows(a, facts)}
+    if own:
+        possible -= {Action.MONITOR, Action.SUPERVISOR_JOIN}
+    if transfer_pending:
+        possible.discard(Action.TRANSFER_REQUEST)
+    return possible

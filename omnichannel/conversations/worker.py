@@ -15,14 +15,22 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from . import actions, agents, customers
+from . import actions, agents, customers, groups, pushes
 from .distribution import distribute
 from .errors import ConversationError
 from .groups import DISTRIBUTION_WAKE
-from .models import AgentConnection, AgentProfile, Conversation, CustomerConnection, PresenceBase
+from .models import (
+    AgentConnection,
+    AgentProfile,
+    Conversation,
+    CustomerConnection,
+    PresenceBase,
+    Queue,
+    QueueDepthSample,
+)
 from .selectors import connection_fresh_since
 from .states import Channel, State
 
@@ -49,6 +57,12 @@ def expire_offers(now: datetime) -> int:
     """RT-3: offers nobody accepted in time go back to Open, to be offered to the next agent."""
     rows = Conversation.objects.filter(state=State.ACTIVE, accepted_at__isnull=True, offer_expires_at__lte=now)
     return _apply(_due(rows), actions.conversation_offer_expire)
+
+
+def expire_transfers(now: datetime) -> int:
+    """SUP-6: supervisors' transfers their agent did not answer in time lapse; the conversation stays."""
+    rows = Conversation.objects.filter(transfer_agent__isnull=False, transfer_expires_at__lte=now)
+    return _apply(_due(rows), actions.conversation_transfer_expire)
 
 
 def close_inactive_waiting(now: datetime) -> int:
@@ -128,8 +142,27 @@ def apply_customer_departures(now: datetime) -> int:
     return _apply(due, actions.conversation_customer_gone)
 
 
+QUEUE_DEPTH_KEPT = timedelta(days=1)
+
+
+def sample_queue_depth(now: datetime) -> int:
+    """SUP-1: once a minute, each queue's Open conversations, for the supervisors' chart. The
+    sample's unique minute lets concurrent workers both try and store it once."""
+    minute = now.replace(second=0, microsecond=0)
+    if QueueDepthSample.objects.filter(taken_at=minute).exists():
+        return 0
+    depths = Queue.objects.annotate(depth=Count("conversations", filter=Q(conversations__state=State.OPEN)))
+    QueueDepthSample.objects.bulk_create(
+        [QueueDepthSample(queue_id=q.pk, taken_at=minute, depth=q.depth) for q in depths], ignore_conflicts=True
+    )
+    QueueDepthSample.objects.filter(taken_at__lt=minute - QUEUE_DEPTH_KEPT).delete()
+    pushes.send_on_commit([groups.SUPERVISORS], {"type": "queue_depth.sampled", "taken_at": minute.isoformat()})
+    return 1
+
+
 STEPS = [
     expire_offers,
+    expire_transfers,
     close_inactive_waiting,
     release_wrap_up_blocks,
     drop_stale_connections,
@@ -137,6 +170,7 @@ STEPS = [
     set_gone_agents_offline,
     drop_stale_customer_connections,
     apply_customer_departures,
+    sample_queue_depth,
 ]
 
 

@@ -28,7 +28,6 @@ from hypothesis.stateful import (
 )
 
 from omnichannel.conversations import actions, agents, worker
-from omnichannel.conversations.actions import _facts
 from omnichannel.conversations.capacity import WrapUpBlock
 from omnichannel.conversations.distribution import distribute
 from omnichannel.conversations.errors import ConversationError
@@ -45,7 +44,7 @@ from omnichannel.conversations.models import (
     Workstream,
 )
 from omnichannel.conversations.roles import AGENT, SUPERVISOR
-from omnichannel.conversations.selectors import capacity_in_use, holding_capacity
+from omnichannel.conversations.selectors import capacity_in_use, conversation_facts, holding_capacity
 from omnichannel.conversations.states import RULES, Action, Channel, State
 
 _run = itertools.count(1)
@@ -147,7 +146,7 @@ class ConversationMachine(RuleBasedStateMachine):
     def follows_the_table(self, pk, choice):
         """Take one of the moves the table allows now, so that long lifecycles are explored too."""
         conversation = self._fresh(pk)
-        facts = _facts(conversation)
+        facts = conversation_facts(conversation)
         legal = sorted(
             {r.action for r in RULES if r.source == facts.state and facts.kind in r.kinds and r.applies(facts)}
         )
@@ -189,6 +188,29 @@ class ConversationMachine(RuleBasedStateMachine):
                 conversation=conversation, sender_role=SenderRole.CUSTOMER, body="back again"
             ),
             Action.WRAP_UP_BLOCK_EXPIRED: lambda: actions.conversation_wrap_up_block_expire(conversation=conversation),
+            Action.MONITOR: lambda: actions.conversation_monitor(conversation=conversation, actor=self.supervisor),
+            Action.SUPERVISOR_JOIN: lambda: actions.conversation_supervisor_join(
+                conversation=conversation, actor=self.supervisor
+            ),
+            Action.SUPERVISOR_LEAVE: lambda: actions.conversation_supervisor_leave(
+                conversation=conversation, actor=self.supervisor
+            ),
+            Action.ASSIGN_TO_QUEUE: lambda: actions.conversation_assign_to_queue(
+                conversation=conversation, queue=other_queue, actor=self.supervisor
+            ),
+            Action.TRANSFER_REQUEST: lambda: actions.conversation_transfer_request(
+                conversation=conversation, to_agent=someone, actor=self.supervisor
+            ),
+            Action.TRANSFER_ACCEPT: lambda: actions.conversation_transfer_accept(
+                conversation=conversation, agent=conversation.transfer_agent or someone
+            ),
+            Action.TRANSFER_REJECT: lambda: actions.conversation_transfer_reject(
+                conversation=conversation, agent=conversation.transfer_agent or someone
+            ),
+            Action.TRANSFER_TIMEOUT: lambda: actions.conversation_transfer_expire(conversation=conversation),
+            Action.FORCE_CLOSE: lambda: actions.conversation_force_close(
+                conversation=conversation, actor=self.supervisor
+            ),
         }
         self._attempt(conversation, calls[action])
 

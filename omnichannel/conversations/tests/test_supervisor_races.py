@@ -1,0 +1,113 @@
+"""Supervisor actions under real concurrency (RT-6, SUP-5, SUP-6, SUP-7): threads with their own
+database connections, released at once; run on SQLite and, in CI's second pass, on PostgreSQL.
+Exactly one side wins each race, the other gets a clear refusal, and the invariants hold."""
+
+import pytest
+from django.utils import timezone
+
+from omnichannel.conversations import actions
+from omnichannel.conversations.distribution import distribute
+from omnichannel.conversations.errors import ConcurrentChange, ConversationError
+from omnichannel.conversations.models import Conversation, ConversationEvent
+from omnichannel.conversations.selectors import capacity_in_use
+from omnichannel.conversations.states import Channel, IllegalTransition, State
+
+from .test_races import run_together
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_supervisor_assign_racing_push_routing(make_agent, make_workstream, make_conversation, supervisor, connect):
+    """SUP-5, RT-6: a supervisor assigns Open conversations to one agent while distribution
+    offers them to another: each conversation is taken exactly once, the supervisor's losing
+    assigns are refused naming the state, and nobody is over capacity."""
+    pushed_to = make_agent(capacity=1000, first_name="Pushed")
+    assigned_to = make_agent(capacity=1000, first_name="Assigned")
+    connect(pushed_to)  # only the connected agent is offered work
+    workstream = make_workstream(Channel.LIVE_CHAT)
+    ids = [make_conversation(workstream).pk for _ in range(20)]
+
+    def assign_all():
+        outcomes = []
+        for pk in ids:
+            try:
+                actions.conversation_assign(
+                    conversation=Conversation.objects.get(pk=pk), agent=assigned_to, actor=supervisor
+                )
+                outcomes.append("won")
+            except ConversationError as refused:
+                outcomes.append(str(refused))
+        return outcomes
+
+    def route():
+        offered = 0
+        for _ in range(5):
+            offered += distribute()
+        return offered
+
+    outcomes, _ = run_together([assign_all, route])
+    won = outcomes.count("won")
+    for refusal in outcomes:
+        assert refusal == "won" or refusal == "Cannot assign it: the conversation is Active."
+    rows = Conversation.objects.filter(pk__in=ids)
+    assert all(row.state == State.ACTIVE for row in rows)
+    assert rows.filter(primary_agent=assigned_to).count() == won
+    assert rows.filter(primary_agent=pushed_to).count() == len(ids) - won
+    for pk in ids:
+        takes = ConversationEvent.objects.filter(conversation_id=pk, action__in=["offer", "assign"])
+        assert takes.count() == 1
+    now = timezone.now()
+    assert capacity_in_use(agent_id=assigned_to.pk, now=now) == 10 * won
+    assert capacity_in_use(agent_id=pushed_to.pk, now=now) == 10 * (len(ids) - won)
+
+
+def test_transfer_accept_racing_a_force_close(make_agent, make_workstream, make_conversation, supervisor):
+    """SUP-6, SUP-7, RT-6: the second agent accepts a transfer while a supervisor force closes
+    the conversation as they saw it: exactly one wins. Accept first: the force close is refused
+    because the conversation changed; force close first: the accept is refused because it is
+    Closed. One primary agent, capacity released or moved exactly once."""
+    first, second = make_agent(capacity=1000), make_agent(capacity=1000)
+    workstream = make_workstream(Channel.LIVE_CHAT)
+    winners = []
+    for _ in range(12):
+        conversation = make_conversation(workstream)
+        actions.conversation_pick(conversation=conversation, agent=first)
+        actions.conversation_transfer_request(conversation=conversation, to_agent=second, actor=supervisor)
+        seen = Conversation.objects.get(pk=conversation.pk).version
+
+        def accept(pk=conversation.pk):
+            try:
+                actions.conversation_transfer_accept(conversation=Conversation.objects.get(pk=pk), agent=second)
+                return "won"
+            except ConversationError as refused:
+                return refused
+
+        def close(pk=conversation.pk, seen=seen):
+            try:
+                actions.conversation_force_close(
+                    conversation=Conversation.objects.get(pk=pk), actor=supervisor, seen_version=seen
+                )
+                return "won"
+            except ConversationError as refused:
+                return refused
+
+        accepted, closed = run_together([accept, close])
+        row = Conversation.objects.get(pk=conversation.pk)
+        assert [accepted, closed].count("won") == 1
+        if accepted == "won":
+            winners.append("accept")
+            assert isinstance(closed, ConcurrentChange) and "changed since you opened this" in str(closed)
+            assert (row.state, row.primary_agent, row.transfer_agent) == (State.ACTIVE, second, None)
+            assert list(row.consultants.all()) == [first]
+        else:
+            winners.append("close")
+            assert isinstance(accepted, IllegalTransition)
+            assert str(accepted).startswith("Cannot accept the transfer: the conversation is Closed.")
+            assert (row.state, row.primary_agent, row.transfer_agent) == (State.CLOSED, first, None)
+        assert (
+            ConversationEvent.objects.filter(conversation=row, action__in=["transfer_accept", "force_close"]).count()
+            == 1
+        )
+    now = timezone.now()
+    assert capacity_in_use(agent_id=first.pk, now=now) == 0
+    assert capacity_in_use(agent_id=second.pk, now=now) == 10 * winners.count("accept")
