@@ -160,6 +160,20 @@ def active_sms(make_conversation, sms_workstream, agent):
     return conversation
 
 
+@pytest.fixture
+def make_article(db):
+    """A knowledge article, published unless told otherwise (KB-1)."""
+    from django.utils.text import slugify
+
+    from omnichannel.knowledge.models import Article
+
+    def make(title: str, body: str = "", *, keywords: str = "", published: bool = True):
+        slug = f"{slugify(title)[:180]}-{next(_numbers)}"
+        return Article.objects.create(title=title, slug=slug, body=body, keywords=keywords, published=published)
+
+    return make
+
+
 # --- browser tests -------------------------------------------------------------------------
 
 

@@ -1,0 +1,107 @@
+"""Ranked full-text search over published articles (KB-1), one function for both databases.
+
+Embedded default (SQLite): an FTS5 table over title, keywords and body, kept in sync with
+the article table by triggers (migration 0002), ranked by bm25 with title above keywords
+above body. Scale-out (PostgreSQL): the same three fields as a weighted tsvector, matched
+through a GIN index on that very expression (migration 0002 builds it from `document()`,
+so the planner can use it) and ranked by ts_rank.
+
+Both read the query the same way: its words, every one required, each also matching as a
+prefix (so results appear while the agent is still typing), stemmed as English.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+
+from .models import Article
+
+MAX_TERMS = 12
+FTS_TABLE = "knowledge_article_fts"
+# bm25 weights per FTS column (title, keywords, body); PostgreSQL's A, B, C weights say the same.
+FTS_WEIGHTS = (10.0, 5.0, 1.0)
+SEARCH_CONFIG = "english"
+SEARCH_INDEX = "knowledge_article_search"
+_WORD = re.compile(r"\w+")
+
+
+def search_terms(query: str) -> list[str]:
+    """The query's words, lower-cased, once each: anything else (quotes, operators, column
+    filters) is dropped, so no input can be read as search syntax by either database."""
+    return list(dict.fromkeys(word.lower() for word in _WORD.findall(query)))[:MAX_TERMS]
+
+
+def fts5_match(terms: list[str]) -> str:
+    """FTS5 MATCH text: every term as a quoted prefix phrase, all required."""
+    return " ".join(f'"{term}"*' for term in terms)
+
+
+def tsquery(terms: list[str]) -> str:
+    """to_tsquery text: every term as a prefix, all required. Words are \\w+ only, so they
+    cannot carry tsquery operators."""
+    return " & ".join(f"{term}:*" for term in terms)
+
+
+def document() -> SearchVector:
+    """The weighted tsvector PostgreSQL searches; its GIN index is built from this expression."""
+    return (
+        SearchVector("title", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("keywords", weight="B", config=SEARCH_CONFIG)
+        + SearchVector("body", weight="C", config=SEARCH_CONFIG)
+    )
+
+
+def search_index() -> GinIndex:
+    return GinIndex(document(), name=SEARCH_INDEX)
+
+
+def article_search(*, query: str, limit: int = 10) -> list[Article]:
+    """Published articles matching every word of `query`, best first; one query."""
+    terms = search_terms(query)
+    if not terms:
+        return []
+    if connection.vendor == "postgresql":
+        return _postgresql_search(terms, limit)
+    return _sqlite_search(terms, limit)
+
+
+def _sqlite_search(terms: list[str], limit: int) -> list[Article]:
+    table = connection.ops.quote_name(Article._meta.db_table)
+    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+    return list(
+        Article.objects.raw(
+            f"SELECT a.*, bm25({FTS_TABLE}, {weights}) AS rank FROM {FTS_TABLE} "
+            f"JOIN {table} a ON a.id = {FTS_TABLE}.rowid "
+            f"WHERE {FTS_TABLE} MATCH %s AND a.published ORDER BY rank, a.id LIMIT %s",
+            [fts5_match(terms), limit],
+        )
+    )
+
+
+def _postgresql_search(terms: list[str], limit: int) -> list[Article]:
+    query = SearchQuery(tsquery(terms), search_type="raw", config=SEARCH_CONFIG)
+    return list(
+        Article.objects.filter(published=True)
+        .annotate(match=document())
+        .filter(match=query)
+        .annotate(rank=SearchRank(document(), query))
+        .order_by("-rank", "id")[:limit]
+    )
+
+
+def excerpt(body: str, terms: list[str], *, words: int = 30) -> str:
+    """About `words` words of the body around the first word a term starts, for a result list."""
+    tokens = body.split()
+    if not tokens:
+        return ""
+    first = next(
+        (i for i, token in enumerate(tokens) if any(token.lower().lstrip("\"'(").startswith(t) for t in terms)),
+        0,
+    )
+    start = max(0, first - words // 3)
+    text = " ".join(tokens[start : start + words])
+    return f"{'… ' if start else ''}{text}{' …' if start + words < len(tokens) else ''}"
