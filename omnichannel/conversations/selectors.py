@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
-from .models import CannedResponse, Conversation, ConversationEvent, Message, Workstream
+from .models import CannedResponse, Case, CaseStatus, Conversation, ConversationEvent, Message, Workstream
 from .states import State
 
 ONGOING = ~Q(state=State.CLOSED)
@@ -130,3 +130,16 @@ def can_write(user, conversation: Conversation) -> bool:
     if conversation.state == State.CLOSED or not is_agent(user):
         return False
     return conversation.primary_agent_id == user.pk or conversation.consultants.filter(pk=user.pk).exists()
+
+
+# --- records (REC-1) ------------------------------------------------------------------------
+
+
+def cases_linkable(conversation: Conversation) -> QuerySet[Case]:
+    """The active cases a conversation may be linked to: its contact's, and their account's."""
+    if conversation.contact_id is None:
+        return Case.objects.none()
+    customer = Q(contact_id=conversation.contact_id)
+    if conversation.contact.account_id:
+        customer |= Q(account_id=conversation.contact.account_id)
+    return Case.objects.filter(customer, status=CaseStatus.ACTIVE)

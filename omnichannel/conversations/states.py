@@ -76,6 +76,10 @@ class Action(TextChoices):
     WRAP_UP_BLOCK_EXPIRED = "wrap_up_block_expired", _("wrap-up capacity block ran out")
     # Not a move: recorded in the timeline when sentiment falls to the workstream's threshold (SEN-1).
     SENTIMENT_ALERT = "sentiment_alert", _("sentiment alert")
+    # Not moves either: changes to the conversation's case, recorded in its timeline (REC-1, ST-6).
+    CASE_CREATE = "case_create", _("case created")
+    CASE_LINK = "case_link", _("case linked")
+    CASE_UPDATE = "case_update", _("case updated")
 
 
 @dataclass(frozen=True)
