@@ -94,6 +94,16 @@ def my_work_items(user) -> QuerySet[Conversation]:
     ).order_by("-state_changed_at")
 
 
+CLOSED_WORK_ITEMS_SHOWN = 20
+
+
+def closed_work_items(user) -> QuerySet[Conversation]:
+    """The agent's most recently Closed conversations (SES-2 "Closed work items")."""
+    return _with_display_joins(Conversation.objects.filter(primary_agent=user, state=State.CLOSED)).order_by(
+        "-state_changed_at"
+    )[:CLOSED_WORK_ITEMS_SHOWN]
+
+
 def pending_offers(user) -> QuerySet[Conversation]:
     """Conversations offered to the agent and not yet accepted (RT-3)."""
     return _with_display_joins(
