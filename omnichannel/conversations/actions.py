@@ -30,6 +30,8 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from omnichannel.knowledge.models import Article
+
 from . import pushes, routing, sentiment
 from .agents import agent_capacity_changed
 from .capacity import Hold, capacity_hold, fits, units_over
@@ -1318,3 +1320,20 @@ def case_resolve(*, case: Case, actor: AbstractBaseUser) -> Case:
         if current.status != CaseStatus.ACTIVE:
             raise ConversationError(_("The case “%(title)s” is not active.") % {"title": current.title})
         return case_update(case=case, actor=actor, title=current.title, status=CaseStatus.RESOLVED)
+
+
+# --- knowledge (KB-1) -----------------------------------------------------------------------
+
+
+def conversation_article_send(
+    *, conversation: Conversation, agent: AbstractBaseUser, article: Article, url: str
+) -> Message:
+    """KB-1: the agent sends a published article's title and link (`url`, absolute) into the
+    conversation's transcript, as their own message through `message_post`."""
+    if conversation.kind not in (Kind.LIVE_CHAT, Kind.MESSAGING):
+        raise InvalidInput(_("Articles can be sent only in chat and messaging conversations."))
+    if not Article.objects.filter(pk=article.pk, published=True).exists():
+        raise InvalidInput(_("The article “%(title)s” is not published.") % {"title": article.title})
+    return message_post(
+        conversation=conversation, sender_role=SenderRole.AGENT, sender=agent, body=f"{article.title}\n{url}"
+    )

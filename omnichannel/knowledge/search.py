@@ -105,3 +105,8 @@ def excerpt(body: str, terms: list[str], *, words: int = 30) -> str:
     start = max(0, first - words // 3)
     text = " ".join(tokens[start : start + words])
     return f"{'… ' if start else ''}{text}{' …' if start + words < len(tokens) else ''}"
+
+
+def articles_recent(*, limit: int = 10) -> list[Article]:
+    """What the search tab lists before anything is typed: the latest published articles."""
+    return list(Article.objects.filter(published=True).order_by("-updated_at", "-id")[:limit])
