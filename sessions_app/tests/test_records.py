@@ -147,9 +147,7 @@ def test_case_tab_is_read_only_for_agents_not_working_it(client, other_agent, su
     assert case.title == "X"
 
 
-def test_record_session_closes_after_the_case_is_resolved(
-    client, agent, make_workstream, make_conversation, make_case
-):
+def test_record_session_closes_after_the_case_is_resolved(client, agent, make_workstream, make_conversation, make_case):
     """ST-6: a record work item's tab offers Close session; it closes once its case is resolved."""
     case = make_case("Record to close")
     record = make_conversation(make_workstream(Channel.CASE), case=case)
