@@ -68,12 +68,12 @@ def test_agent_creates_a_case_from_a_conversation(contact_chat, contact, agent):
     assert contact_chat.state == State.ACTIVE
 
 
-def test_a_visitors_case_has_no_customer_and_titles_the_session(active_chat, agent):
-    """REC-1, SES-6: an anonymous chat's case has no contact; its title becomes the session's."""
+def test_a_visitors_case_has_no_customer_and_the_session_stays_visitor_n(active_chat, agent):
+    """REC-1, SES-6: an anonymous chat's case has no contact; the chat is still "Visitor N"."""
     case = actions.conversation_case_create(conversation=active_chat, actor=agent, title="Question about sizes")
     active_chat.refresh_from_db()
     assert case.contact is None and case.account is None
-    assert active_chat.title == "Question about sizes"
+    assert active_chat.title == f"Visitor {active_chat.visitor_id}"
 
 
 @pytest.mark.parametrize(
