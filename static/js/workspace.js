@@ -64,6 +64,25 @@
     });
   }
 
+  // --- the dashboard's "…" menus (SES-2)
+  function closeMenus(except) {
+    document.querySelectorAll("[data-menu-toggle][aria-expanded=true]").forEach((toggle) => {
+      if (toggle === except) return;
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.nextElementSibling.hidden = true;
+    });
+  }
+  document.addEventListener("click", (event) => {
+    const toggle = event.target.closest("[data-menu-toggle]");
+    closeMenus(toggle);
+    if (!toggle) return;
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.nextElementSibling.hidden = !open;
+    if (open) toggle.nextElementSibling.querySelector('[role="menuitem"]').focus();
+  });
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeMenus(null); });
+
   // --- close confirmation (SES-5): htmx asks, our dialog answers
   const dialog = document.getElementById("confirm-dialog");
   document.addEventListener("htmx:confirm", (event) => {
@@ -137,10 +156,11 @@
     const form = event.target.closest && event.target.closest("form[data-draft]");
     if (form && event.target.name) queue(form.dataset.draft, formFields(form));
   });
-  document.addEventListener("htmx:afterRequest", (event) => {
-    const form = event.detail.elt;
-    // Saved: the draft has done its job.
-    if (form.matches && form.matches("form[data-draft]") && event.detail.successful) {
+  // Saved: the draft has done its job. (Before the swap: a form replaced by its answer is
+  // detached by the time later events fire, and those no longer reach the document.)
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const form = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (form && form.matches && form.matches("form[data-draft]") && event.detail.xhr.status < 300) {
       delete drafts[form.dataset.draft];
       pending[form.dataset.draft] = null;
       flushDrafts();
