@@ -9,8 +9,14 @@ import pytest
 from playwright.sync_api import expect
 
 from omnichannel.conversations import actions
-from omnichannel.conversations.models import AgentProfile, Case, Contact, Conversation, PresenceBase
-from omnichannel.testing.fixtures import log_in
+from omnichannel.conversations.models import (
+    AgentProfile,
+    Case,
+    Contact,
+    Conversation,
+    ConversationEvent,
+    PresenceBase,
+)
 from omnichannel.widget.tests.test_browser import agent_at_home, open_widget, send, start_chat, wait_until
 from sessions_app import actions as session_actions
 from sessions_app.models import AgentSession
@@ -180,3 +186,175 @@ def test_switching_sessions_keeps_an_unsaved_case_title_also_after_reload(
     page.get_by_role("button", name="Save case").click()
     wait_until(lambda: Case.objects.get(pk=case.pk).title == "Tent pole snapped in the storm", what="the save")
     wait_until(lambda: not AgentSession.objects.get(agent=agent, case=case).draft, what="the draft to go")
+
+
+def test_closing_a_session_asks_first_then_moves_the_conversation(new_page, agent, chat_workstream):
+    """SES-5, ST-4: the X shows on hover; a confirmation dialog follows; Cancel keeps the
+    session; confirming closes it and the Active live chat goes back to Open, the customer told."""
+    agent_page = agent_at_home(new_page, agent)
+    frame, conversation = customer_chat(new_page, agent_page)
+    title = f"Visitor {conversation.visitor_id}"
+    item = session_item(agent_page, title)
+    close = item.get_by_role("button", name=f"Close session {title}")
+    agent_page.get_by_role("button", name="Home").hover()
+    expect(close).to_be_hidden()
+    item.hover()
+    expect(close).to_be_visible()
+    close.click()
+    dialog = agent_page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(f"Close the session “{title}”?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert AgentSession.objects.filter(agent=agent).count() == 1
+    item.hover()
+    close.click()
+    dialog.get_by_role("button", name="Close session").click()
+    expect(item).to_have_count(0, timeout=TIMEOUT)
+    expect(agent_page.get_by_role("heading", name="Agent dashboard")).to_be_visible()
+    # Open again (the worker may offer it anew at once, so the timeline is what tells).
+    wait_until(
+        lambda: ConversationEvent.objects.filter(
+            conversation=conversation, action="close_session", from_state="active", to_state="open"
+        ).exists(),
+        what="the chat to be Open",
+    )
+    expect(frame.locator(".message__notice", has_text="left the chat")).to_be_visible(timeout=TIMEOUT)
+
+
+def test_titles_icons_sentiment_alert_and_unread_count(
+    new_page, agent, chat_workstream, make_workstream, make_conversation, screenshot
+):
+    """SES-6, SES-7, SES-8: three sessions, titled "Visitor N" and by the contact's name, with
+    their first two letters as icons; a customer's angry message puts the exclamation mark on
+    their session's icon with the spec's tooltip; ten messages to a session not in focus show
+    "9+" with "<title>. 10 new updates in your conversation"; focusing it clears the count."""
+    agent_page = agent_at_home(new_page, agent)
+    angry_frame, angry = customer_chat(new_page, agent_page)
+    chatty_frame, chatty = customer_chat(new_page, agent_page)
+    contact = Contact.objects.create(first_name="Kenny", last_name="Smith")
+    # The agent also works an SMS from Kenny, so his record is theirs to see.
+    sms = make_conversation(make_workstream("sms"), contact=contact)
+    actions.conversation_pick(conversation=sms, agent=agent)
+    angry_title, chatty_title = f"Visitor {angry.visitor_id}", f"Visitor {chatty.visitor_id}"
+    # A contact session (Shift+click would start it; opened here and loaded, being made in this process).
+    session_actions.session_open(agent=agent, contact=contact)
+    agent_page.reload()
+    expect(agent_page.locator(".session-header h1")).to_have_text("Kenny Smith")
+    expect(agent_page.locator("#session-list .session__title")).to_have_text(
+        ["Home", angry_title, chatty_title, "Kenny Smith"]
+    )
+    expect(agent_page.locator("#session-list .session:not(.session--home) .session__icon")).to_have_text(
+        [re.compile(r"^\s*Vi\s*$"), re.compile(r"^\s*Vi\s*$"), re.compile(r"^\s*Ke\s*$")]
+    )
+
+    send(angry_frame.get_by_label("Your message"), "This is terrible, awful, the worst service ever. I hate it.")
+    alert = session_item(agent_page, angry_title).locator("[data-sentiment-alert]")
+    expect(alert).to_have_text("!", timeout=TIMEOUT)
+    expect(alert).to_have_attribute(
+        "title", f"{angry_title}. It's important that you are very attentive in your conversation."
+    )
+
+    composer = chatty_frame.get_by_label("Your message")
+    for n in range(1, 11):
+        send(composer, f"Update {n}")
+    unread = session_item(agent_page, chatty_title).locator("[data-unread]")
+    expect(unread).to_have_text("9+", timeout=TIMEOUT)
+    expect(unread).to_have_attribute("title", f"{chatty_title}. 10 new updates in your conversation")
+    expect(session_item(agent_page, angry_title).locator("[data-unread]")).to_have_text("1")
+    screenshot(agent_page, "three-sessions")
+
+    session_item(agent_page, chatty_title).get_by_role("button", name=re.compile(chatty_title)).first.click()
+    expect(agent_page.locator(".session-header h1")).to_have_text(chatty_title, timeout=TIMEOUT)
+    expect(unread).to_have_count(0)
+    expect(agent_page.locator(".comm-panel .message__body")).to_have_text(
+        [f"Update {n}" for n in range(1, 11)], timeout=TIMEOUT
+    )
+
+
+def test_each_session_keeps_its_own_application_tabs(new_page, agent, make_conversation, chat_workstream):
+    """SES-9: application tabs belong to their session: a case tab opened in one session is not
+    in the other; the tab last shown in each comes back with it."""
+    case = Case.objects.create(title="Refund")
+    first, second = make_conversation(chat_workstream, case=case), make_conversation(chat_workstream)
+    for conversation in (first, second):
+        actions.conversation_pick(conversation=conversation, agent=agent)
+    one = session_actions.session_open(agent=agent, conversation=first)
+    session_actions.session_tab_open(agent=agent, session=one, tab=f"case:{case.pk}")
+    session_actions.session_open(agent=agent, conversation=second)
+    page = agent_at_home(new_page, agent)
+    tabs = page.get_by_role("tab")
+    expect(tabs).to_have_text(["Active conversation", "Knowledge base search"])
+    page.get_by_role("tab", name="Knowledge base search").click()
+    expect(page.locator("#tabpanel-knowledge_search")).to_be_visible()
+    expect(page.locator("#tabpanel-active_conversation")).to_be_hidden()
+    wait_until(lambda: AgentSession.objects.get(conversation=second).active_tab == "knowledge_search", what="tab saved")
+
+    session_item(page, "Refund").get_by_role("button", name="Refund").click()
+    expect(tabs).to_have_text(["Active conversation", "Knowledge base search", f"Case {case.pk}"], timeout=TIMEOUT)
+    expect(page.get_by_role("tab", selected=True)).to_have_text(f"Case {case.pk}")
+    expect(page.locator(f"#tabpanel-case-{case.pk}").get_by_label("Title")).to_have_value("Refund", timeout=TIMEOUT)
+    page.get_by_role("button", name=f"Close tab Case {case.pk}").click()
+    expect(tabs).to_have_text(["Active conversation", "Knowledge base search"], timeout=TIMEOUT)
+
+    session_item(page, second.title).get_by_role("button", name=second.title).click()
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Knowledge base search", timeout=TIMEOUT)
+
+
+def unlabelled_controls(page) -> list[str]:
+    """Every visible control without an accessible name (a simplified accname computation)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea, [role=tab], [role=menuitem]')]
+          .filter((el) => el.offsetParent !== null)
+          .filter((el) => {
+            const byId = (el.getAttribute('aria-labelledby') || '').split(' ').map((id) => document.getElementById(id)).filter(Boolean);
+            const name = el.getAttribute('aria-label') || byId.map((e) => e.textContent).join(' ')
+              || [...(el.labels || [])].map((l) => l.textContent).join(' ') || el.textContent || el.title || el.placeholder;
+            return !(name || '').trim();
+          })
+          .map((el) => el.outerHTML.slice(0, 120))"""
+    )
+
+
+def test_keyboard_shortcuts_and_labelled_controls(new_page, agent, chat_workstream, make_conversation):
+    """A11Y-1: Alt+Shift+1…9 switch to sessions 1 to 9 and Alt+Shift+H to Home; Alt+Shift+A accepts
+    the incoming conversation; Alt+Shift+C puts the cursor in the reply box; "?" opens a help
+    overlay listing the shortcuts; every control on the workspace has a name."""
+    earlier = make_conversation(chat_workstream)
+    actions.conversation_pick(conversation=earlier, agent=agent)
+    session_actions.session_open(agent=agent, conversation=earlier)
+    session_actions.session_focus(agent=agent, session=None)
+    agent_page = agent_at_home(new_page, agent)
+    assert unlabelled_controls(agent_page) == []
+
+    agent_page.keyboard.press("Alt+Shift+1")
+    expect(agent_page.locator(".session-header h1")).to_have_text(earlier.title, timeout=TIMEOUT)
+    assert unlabelled_controls(agent_page) == []
+    agent_page.keyboard.press("Alt+Shift+H")
+    expect(agent_page.get_by_role("heading", name="Agent dashboard")).to_be_visible(timeout=TIMEOUT)
+
+    agent_page.keyboard.press("?")
+    help_overlay = agent_page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_overlay).to_be_visible()
+    for text in (
+        "Switch to session 1 to 9",
+        "Switch to Home",
+        "Accept the incoming conversation",
+        "Focus the reply box",
+    ):
+        expect(help_overlay).to_contain_text(text)
+    agent_page.keyboard.press("Escape")
+    expect(help_overlay).to_be_hidden()
+
+    customer = new_page()
+    conversation = start_chat(open_widget(customer))
+    expect(agent_page.locator(f'.offer[data-offer="{conversation.pk}"]')).to_be_visible(timeout=TIMEOUT)
+    agent_page.keyboard.press("Alt+Shift+A")
+    expect(agent_page.locator(".session-header h1")).to_have_text(f"Visitor {conversation.visitor_id}", timeout=TIMEOUT)
+    agent_page.keyboard.press("Alt+Shift+C")
+    expect(agent_page.get_by_label("Reply to the customer")).to_be_focused()
+    agent_page.keyboard.press("Alt+Shift+1")
+    expect(agent_page.locator(".session-header h1")).to_have_text(earlier.title, timeout=TIMEOUT)
+    agent_page.keyboard.press("Alt+Shift+2")
+    expect(agent_page.locator(".session-header h1")).to_have_text(f"Visitor {conversation.visitor_id}", timeout=TIMEOUT)
+    assert unlabelled_controls(agent_page) == []
