@@ -17,7 +17,7 @@ from omnichannel.conversations.models import (
     ConversationEvent,
     PresenceBase,
 )
-from omnichannel.widget.tests.test_browser import agent_at_home, open_widget, send, start_chat, wait_until
+from omnichannel.testing.browser import agent_at_home, open_widget, send, start_chat, wait_until
 from sessions_app import actions as session_actions
 from sessions_app.models import AgentSession
 
