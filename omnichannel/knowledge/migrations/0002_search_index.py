@@ -1,9 +1,10 @@
 """The full-text index for `search.article_search`, in the form each database reads (KB-1):
-an FTS5 table with sync triggers on SQLite, a GIN index on the weighted tsvector on PostgreSQL."""
+an FTS5 table with sync triggers on SQLite; on PostgreSQL a stored generated column holding
+the weighted tsvector, with a GIN index."""
 
 from django.db import migrations
 
-from omnichannel.knowledge.search import FTS_TABLE, search_index
+from omnichannel.knowledge.search import DOCUMENT_COLUMN, DOCUMENT_SQL, FTS_TABLE, SEARCH_INDEX
 
 SQLITE_CREATE = [
     f"""CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(
@@ -26,6 +27,14 @@ SQLITE_CREATE = [
     # Articles that existed before the index.
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",
 ]
+POSTGRESQL_CREATE = [
+    f"ALTER TABLE knowledge_article ADD COLUMN {DOCUMENT_COLUMN} tsvector GENERATED ALWAYS AS ({DOCUMENT_SQL}) STORED",
+    f"CREATE INDEX {SEARCH_INDEX} ON knowledge_article USING gin ({DOCUMENT_COLUMN})",
+]
+POSTGRESQL_DROP = [
+    f"DROP INDEX IF EXISTS {SEARCH_INDEX}",
+    f"ALTER TABLE knowledge_article DROP COLUMN IF EXISTS {DOCUMENT_COLUMN}",
+]
 SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS knowledge_article_fts_insert",
     "DROP TRIGGER IF EXISTS knowledge_article_fts_delete",
@@ -34,22 +43,17 @@ SQLITE_DROP = [
 ]
 
 
+STATEMENTS = {"sqlite": (SQLITE_CREATE, SQLITE_DROP), "postgresql": (POSTGRESQL_CREATE, POSTGRESQL_DROP)}
+
+
 def create(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "sqlite":
-        for statement in SQLITE_CREATE:
-            schema_editor.execute(statement)
-    elif vendor == "postgresql":
-        schema_editor.add_index(apps.get_model("knowledge", "Article"), search_index())
+    for statement in STATEMENTS.get(schema_editor.connection.vendor, ([], []))[0]:
+        schema_editor.execute(statement)
 
 
 def drop(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "sqlite":
-        for statement in SQLITE_DROP:
-            schema_editor.execute(statement)
-    elif vendor == "postgresql":
-        schema_editor.remove_index(apps.get_model("knowledge", "Article"), search_index())
+    for statement in STATEMENTS.get(schema_editor.connection.vendor, ([], []))[1]:
+        schema_editor.execute(statement)
 
 
 class Migration(migrations.Migration):
