@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from omnichannel.conversations import actions as conversation_actions
@@ -39,25 +40,18 @@ def _sessions_changed(agent: AbstractBaseUser) -> None:
 
 def _focus(agent: AbstractBaseUser, session: AgentSession | None) -> None:
     """Give `session` (None: Home) the focus. What the agent saw in the session losing focus and
-    everything in the one gaining it counts as read (SES-8)."""
+    everything in the one gaining it counts as read (SES-8): both remember the conversation's
+    last message sequence, in one statement."""
     rows = AgentSession.objects.filter(agent=agent)
-    leaving = list(rows.filter(focused=True).exclude(pk=session.pk if session else None))
-    for row in leaving:
-        _mark_seen(row)
-    rows.filter(pk__in=[row.pk for row in leaving]).update(focused=False)
+    target = session.pk if session is not None else None
+    last_sequence = Conversation.objects.filter(pk=OuterRef("conversation_id")).values("last_sequence")[:1]
+    rows.filter(Q(focused=True) | Q(pk=target)).update(seen_sequence=Coalesce(Subquery(last_sequence), 0))
+    # Two statements: the one-focused-session constraint holds after each.
+    rows.filter(focused=True).exclude(pk=target).update(focused=False)
     if session is not None:
-        _mark_seen(session)
-        if not rows.filter(pk=session.pk).update(focused=True):
+        if not rows.filter(pk=target).update(focused=True):
             raise ConversationError(_("This session was closed meanwhile."))
         session.focused = True
-
-
-def _mark_seen(session: AgentSession) -> None:
-    if session.conversation_id is None:
-        return
-    last = Conversation.objects.filter(pk=session.conversation_id).values_list("last_sequence", flat=True).first()
-    AgentSession.objects.filter(pk=session.pk).update(seen_sequence=last or 0)
-    session.seen_sequence = last or 0
 
 
 def session_open(

@@ -193,7 +193,9 @@ def test_closing_in_the_communication_panel_closes_the_session(client, agent, ac
     assert active_chat.state == State.OPEN and not AgentSession.objects.exists()
 
 
-def test_new_messages_in_unfocused_session(agent, active_chat):
+def test_opening_a_session_counts_what_is_there_as_seen(agent, active_chat):
+    """SES-8: a session opens with nothing unread: the agent sees the transcript."""
     customer_writes(active_chat)
     session = session_actions.session_open(agent=agent, conversation=active_chat)
+    session.refresh_from_db()
     assert session.seen_sequence == Message.objects.filter(conversation=active_chat).count()
