@@ -9,8 +9,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from omnichannel.conversations.models import Conversation, Message, SenderRole
+from omnichannel.conversations import actions
+from omnichannel.conversations.models import Case, CaseStatus, Conversation, Message, SenderRole
+from omnichannel.conversations.states import Channel, State
 from omnichannel.widget.tests.test_browser import agent_at_home, open_widget, start_chat, wait_until
+from sessions_app import actions as session_actions
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 TIMEOUT = 15_000
@@ -70,3 +73,42 @@ def test_agent_creates_a_case_and_sends_an_article_link_the_customer_opens(
     article_page = opened.value
     expect(article_page.get_by_role("heading", name="Refund a double charge")).to_be_visible(timeout=TIMEOUT)
     expect(customer.frame_locator("iframe[data-omnichannel-chat]").get_by_label("Your message")).to_be_visible()
+
+
+def test_resolving_the_case_and_closing_the_session_closes_the_record(
+    new_page, agent, make_workstream, make_conversation, make_case, contact
+):
+    """ST-6, REC-1: in a record work item's session the agent opens the case tab from the Active
+    conversation page, resolves the case there, closes the session after the confirmation,
+    and the record work item is Closed; before the case was resolved closing was refused."""
+    case = make_case("Tent pole broke", contact=contact, account=contact.account)
+    record = make_conversation(make_workstream(Channel.CASE), case=case, contact=contact)
+    actions.conversation_pick(conversation=record, agent=agent)
+    session_actions.session_open(agent=agent, conversation=record)
+    page = agent_at_home(new_page, agent)
+
+    active = page.locator("#tabpanel-active_conversation")
+    expect(active).to_contain_text("Tent pole broke", timeout=TIMEOUT)
+    expect(active).to_contain_text(contact.account.name)
+    active.get_by_role("link", name="Tent pole broke").click()
+    case_tab = page.locator(f"#tabpanel-case-{case.pk}")
+    expect(case_tab.get_by_label("Status")).to_be_visible(timeout=TIMEOUT)
+
+    close = page.get_by_role("button", name=f"Close session {record.title}")
+    page.locator("#session-list .session", has_text=record.title).hover()
+    close.click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Close session").click()
+    expect(page.get_by_role("alert")).to_contain_text("Resolve or deactivate the case first", timeout=TIMEOUT)
+    assert Conversation.objects.get(pk=record.pk).state == State.ACTIVE
+
+    case_tab = page.locator(f"#tabpanel-case-{case.pk}")
+    case_tab.get_by_label("Status").select_option(label="Resolved")
+    case_tab.get_by_role("button", name="Save case").click()
+    expect(case_tab.get_by_role("status")).to_have_text("Case saved.", timeout=TIMEOUT)
+    wait_until(lambda: Case.objects.filter(pk=case.pk, status=CaseStatus.RESOLVED).exists(), what="the case saved")
+
+    page.locator("#session-list .session", has_text=record.title).hover()
+    close.click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Close session").click()
+    expect(page.locator("#session-list .session", has_text=record.title)).to_have_count(0, timeout=TIMEOUT)
+    wait_until(lambda: Conversation.objects.get(pk=record.pk).state == State.CLOSED, what="the record closed")
