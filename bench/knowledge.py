@@ -19,7 +19,11 @@ import subprocess
 import sys
 import time
 
-from bench.harness import PG_URL, SQLITE_URL, configure, percentile
+from bench.harness import PG_URL, configure, percentile
+
+# Databases of its own: other benchmarks may run at the same time on the shared ones.
+SQLITE_URL = "sqlite:////tmp/omnichannel-bench-knowledge.sqlite3"
+PG_KNOWLEDGE_URL = f"{PG_URL}_knowledge"
 
 TOPICS = (
     "refund invoice payment charge card bank order parcel delivery shipping return exchange label "
@@ -130,7 +134,7 @@ def tab_client():
 
 
 def run_backend(args) -> dict:
-    configure(PG_URL if args.backend == "pg" else SQLITE_URL)
+    configure(PG_KNOWLEDGE_URL if args.backend == "pg" else SQLITE_URL)
     from django.urls import reverse
 
     from omnichannel.knowledge.search import article_search
