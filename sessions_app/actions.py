@@ -17,7 +17,12 @@ from omnichannel.conversations import actions as conversation_actions
 from omnichannel.conversations import groups, pushes
 from omnichannel.conversations.errors import ConversationError, InvalidInput, NotPermitted
 from omnichannel.conversations.models import Case, Contact, Conversation, ConversationEvent
-from omnichannel.conversations.selectors import conversations_visible_to, is_agent
+from omnichannel.conversations.selectors import (
+    cases_visible_to,
+    contacts_visible_to,
+    conversations_visible_to,
+    is_agent,
+)
 from omnichannel.conversations.states import State
 
 from . import tabs
@@ -74,12 +79,12 @@ def session_open(
             raise NotPermitted(_("Only your own conversations open as sessions; pick Open work items first."))
         kind, lookup, first_tabs = SessionKind.CONVERSATION, {"conversation": conversation}, tabs.CONVERSATION_TABS
     elif case is not None:
-        if not agent.has_perm("conversations.view_case"):
-            raise NotPermitted(_("You may not open cases."))
+        if not cases_visible_to(agent).filter(pk=case.pk).exists():
+            raise NotPermitted(_("Only cases of your own conversations open as sessions."))
         kind, lookup, first_tabs = SessionKind.CASE, {"case": case}, [f"case:{case.pk}"]
     else:
-        if not agent.has_perm("conversations.view_contact"):
-            raise NotPermitted(_("You may not open contacts."))
+        if not contacts_visible_to(agent).filter(pk=contact.pk).exists():
+            raise NotPermitted(_("Only customers of your own conversations open as sessions."))
         kind, lookup, first_tabs = SessionKind.CONTACT, {"contact": contact}, [f"contact:{contact.pk}"]
     with transaction.atomic():
         session = AgentSession.objects.filter(agent=agent, kind=kind, **lookup).first()

@@ -130,10 +130,15 @@ def test_closing_a_record_session_with_an_active_case_is_refused(agent, make_wor
     assert record.state == State.CLOSED
 
 
-def test_case_and_contact_sessions_open_their_record_tab(agent):
-    """SES-2: a case or contact starts its own session showing its record."""
+def test_case_and_contact_sessions_open_their_record_tab(agent, other_agent, make_conversation, sms_workstream):
+    """SES-2, SEC-1: a case or contact of the agent's conversations starts its own session
+    showing its record; a colleague cannot open them."""
     case = Case.objects.create(title="Refund")
     contact = Contact.objects.create(first_name="Kenny", last_name="Smith")
+    actions.conversation_pick(conversation=make_conversation(sms_workstream, contact=contact, case=case), agent=agent)
+    for target in ({"case": case}, {"contact": contact}):
+        with pytest.raises(NotPermitted):
+            session_actions.session_open(agent=other_agent, **target)
     case_session = session_actions.session_open(agent=agent, case=case)
     contact_session = session_actions.session_open(agent=agent, contact=contact)
     assert case_session.tabs == [f"case:{case.pk}"] and contact_session.tabs == [f"contact:{contact.pk}"]
@@ -199,3 +204,12 @@ def test_opening_a_session_counts_what_is_there_as_seen(agent, active_chat):
     session = session_actions.session_open(agent=agent, conversation=active_chat)
     session.refresh_from_db()
     assert session.seen_sequence == Message.objects.filter(conversation=active_chat).count()
+
+
+@pytest.mark.parametrize("target", ["", "case", "case:abc", "conversation:999999", "settings:1", "contact:-1"])
+def test_opening_a_session_for_nothing_is_explained(client, agent, target):
+    """SES-2: a malformed or unknown target is refused with a clear message; nothing opens."""
+    client.force_login(agent)
+    response = client.post(reverse("sessions_app:session_open"), {"target": target}, headers=HTMX)
+    assert "Choose a conversation, case or contact to open." in response.content.decode()
+    assert not AgentSession.objects.exists()

@@ -33,12 +33,15 @@
   document.addEventListener("click", (event) => {
     const opener = event.target.closest("[data-session-open]");
     const tabber = event.target.closest("[data-open-tab]");
-    // Shift+click on a case or contact starts its own session; on Home any click does.
-    if (opener && (event.shiftKey || !paneSession())) {
+    // Shift+click on a case or contact starts its own session (also from a link that would
+    // open it as a tab); on Home any click on one does.
+    const record = opener ? opener.dataset.sessionOpen
+      : tabber && event.shiftKey && /^(case|contact):\d+$/.test(tabber.dataset.openTab) ? tabber.dataset.openTab : null;
+    if (record && (event.shiftKey || !paneSession())) {
       event.preventDefault();
       flushDrafts();
       htmx.ajax("POST", document.querySelector("[data-workspace]").dataset.openUrl, {
-        source: opener, target: "#session-pane", swap: "outerHTML", values: { target: opener.dataset.sessionOpen },
+        source: opener || tabber, target: "#session-pane", swap: "outerHTML", values: { target: record },
       });
       return;
     }
