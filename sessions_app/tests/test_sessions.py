@@ -213,3 +213,21 @@ def test_opening_a_session_for_nothing_is_explained(client, agent, target):
     response = client.post(reverse("sessions_app:session_open"), {"target": target}, headers=HTMX)
     assert "Choose a conversation, case or contact to open." in response.content.decode()
     assert not AgentSession.objects.exists()
+
+
+def test_a_conversation_taken_from_the_agent_shows_nothing_in_their_session(
+    client, agent, other_agent, supervisor, active_sms, other_queue
+):
+    """SEC-1, SES-5: after a transfer the agent's session stays until closed but shows neither
+    transcript nor tabs; closing it moves nothing."""
+    actions.message_post(conversation=active_sms, sender_role=SenderRole.CUSTOMER, body="Secret order 42")
+    session = session_actions.session_open(agent=agent, conversation=active_sms)
+    actions.conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
+    other_queue.members.add(other_agent)
+    actions.conversation_pick(conversation=active_sms, agent=other_agent)
+    client.force_login(agent)
+    page = client.get(reverse("sessions_app:home")).content.decode()
+    assert "This conversation is no longer yours" in page and "Secret order 42" not in page
+    session_actions.session_close(agent=agent, session=session)
+    active_sms.refresh_from_db()
+    assert active_sms.state == State.ACTIVE and active_sms.primary_agent == other_agent
