@@ -69,7 +69,8 @@ def session_open(
     """Start a session for a conversation (after accepting or picking it, or Open from My or
     Closed work items), a case or a contact (Shift+click or Open, SES-2), and focus it; an
     already open session for the same target is focused instead. A conversation session opens
-    with the Active conversation and Knowledge base search tabs (SES-3)."""
+    with the Active conversation and Knowledge base search tabs (SES-3); a Waiting one of the
+    agent's is resumed (ST-10)."""
     _require_agent(agent)
     targets = [t for t in (conversation, case, contact) if t is not None]
     if len(targets) != 1:
@@ -87,6 +88,10 @@ def session_open(
             raise NotPermitted(_("Only customers of your own conversations open as sessions."))
         kind, lookup, first_tabs = SessionKind.CONTACT, {"contact": contact}, [f"contact:{contact.pk}"]
     with transaction.atomic():
+        if conversation is not None and conversation.state == State.WAITING:
+            # Open on a Waiting item of My work items resumes it (ST-10); refusals (no free
+            # capacity) leave both the conversation and the panel as they were.
+            conversation_actions.conversation_resume(conversation=conversation, agent=agent)
         session = AgentSession.objects.filter(agent=agent, kind=kind, **lookup).first()
         if session is None:
             mine = AgentSession.objects.filter(agent=agent)

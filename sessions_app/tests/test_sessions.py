@@ -231,3 +231,14 @@ def test_a_conversation_taken_from_the_agent_shows_nothing_in_their_session(
     session_actions.session_close(agent=agent, session=session)
     active_sms.refresh_from_db()
     assert active_sms.state == State.ACTIVE and active_sms.primary_agent == other_agent
+
+
+def test_open_on_a_waiting_work_item_resumes_it(agent, active_sms):
+    """SES-2, ST-10: Open on a Waiting conversation in My work items resumes it to Active."""
+    session = session_actions.session_open(agent=agent, conversation=active_sms)
+    session_actions.session_close(agent=agent, session=session)
+    active_sms.refresh_from_db()
+    assert active_sms.state == State.WAITING
+    session_actions.session_open(agent=agent, conversation=active_sms)
+    active_sms.refresh_from_db()
+    assert active_sms.state == State.ACTIVE and AgentSession.objects.filter(conversation=active_sms).exists()
