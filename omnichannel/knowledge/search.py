@@ -1,14 +1,14 @@
 """Ranked full-text search over published articles (KB-1), one function for both databases.
 
-Embedded default (SQLite): an FTS5 table over title, keywords and body, kept in sync with
-the article table by triggers (migration 0002), ranked by bm25 with title above keywords
-above body. Scale-out (PostgreSQL): the same three fields as one weighted tsvector in a
+Embedded default (SQLite): a contentless FTS5 table over the title, keywords and body of
+published articles, kept in sync by triggers (migration 0002), ranked by bm25 with title
+above keywords above body. Scale-out (PostgreSQL): the same three fields as one weighted tsvector in a
 stored generated column with a GIN index (migration 0002), ranked by ts_rank. Stored, not
 computed per query: ranking a common word recomputed to_tsvector for every matching row
 (p99 about 2 s over 5,000 articles in `python -m bench knowledge`).
 
-Both read the query the same way: its words, every one required, each also matching as a
-prefix (so results appear while the agent is still typing), stemmed as English.
+Both read the query the same way: its words, every one required, the last also matching as
+a prefix (so results appear while the agent is still typing), stemmed as English.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from .models import Article
 
 MAX_TERMS = 12
 FTS_TABLE = "knowledge_article_fts"
-# bm25 weights per FTS column (title, keywords, body); PostgreSQL's A, B, C weights say the same.
-FTS_WEIGHTS = (10.0, 5.0, 1.0)
+# bm25 weights per FTS column (title, keywords, body), the FTS table's rank; PostgreSQL's A, B,
+# C weights say the same.
+FTS_WEIGHTS = "10.0, 5.0, 1.0"
 SEARCH_CONFIG = "english"
 SEARCH_INDEX = "knowledge_article_search"
 DOCUMENT_COLUMN = "search_document"
@@ -44,14 +45,14 @@ def search_terms(query: str) -> list[str]:
 
 
 def fts5_match(terms: list[str]) -> str:
-    """FTS5 MATCH text: every term as a quoted prefix phrase, all required."""
-    return " ".join(f'"{term}"*' for term in terms)
+    """FTS5 MATCH text: every term required, quoted; the last also as a prefix (still being typed)."""
+    return " ".join([*(f'"{term}"' for term in terms[:-1]), f'"{terms[-1]}"*'])
 
 
 def tsquery(terms: list[str]) -> str:
-    """to_tsquery text: every term as a prefix, all required. Words are \\w+ only, so they
-    cannot carry tsquery operators."""
-    return " & ".join(f"{term}:*" for term in terms)
+    """to_tsquery text: every term required; the last also as a prefix. Words are \\w+ only, so
+    they cannot carry tsquery operators."""
+    return " & ".join([*terms[:-1], f"{terms[-1]}:*"])
 
 
 def article_search(*, query: str, limit: int = 10) -> list[Article]:
@@ -66,12 +67,10 @@ def article_search(*, query: str, limit: int = 10) -> list[Article]:
 
 def _sqlite_search(terms: list[str], limit: int) -> list[Article]:
     table = connection.ops.quote_name(Article._meta.db_table)
-    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
     return list(
         Article.objects.raw(
-            f"SELECT a.*, bm25({FTS_TABLE}, {weights}) AS rank FROM {FTS_TABLE} "
-            f"JOIN {table} a ON a.id = {FTS_TABLE}.rowid "
-            f"WHERE {FTS_TABLE} MATCH %s AND a.published ORDER BY rank, a.id LIMIT %s",
+            f"SELECT a.*, hits.rank FROM (SELECT rowid, rank FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s "
+            f"ORDER BY rank LIMIT %s) hits JOIN {table} a ON a.id = hits.rowid ORDER BY hits.rank, a.id",
             [fts5_match(terms), limit],
         )
     )
