@@ -8,7 +8,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from omnichannel.conversations import sentiment
-from omnichannel.conversations.models import Message, SenderRole
+from omnichannel.conversations.models import Account, Case, Contact, Message, SenderRole
 
 from . import badges, tabs
 from .models import AgentSession, SessionKind
@@ -99,5 +99,24 @@ def focused(items: list[SessionItem]) -> SessionItem | None:
     return next((item for item in items if item.session.focused), None)
 
 
+# How a record tab is named: by its model's display field, one query per kind of record open.
+_RECORD_NAMES = {
+    "case": (Case, ("title",)),
+    "contact": (Contact, ("first_name", "last_name")),
+    "account": (Account, ("name",)),
+}
+
+
 def session_tabs(session: AgentSession) -> list[tabs.Tab]:
-    return [tabs.tab_for(tab, conversation_id=session.conversation_id) for tab in session.tabs]
+    """The session's application tabs, record tabs labelled by the record's name."""
+    wanted: dict[str, list[int]] = {}
+    for tab in session.tabs:
+        app, pk = tabs.parse(tab)
+        if pk is not None:
+            wanted.setdefault(app, []).append(pk)
+    names = {}
+    for app, pks in wanted.items():
+        model, fields = _RECORD_NAMES[app]
+        for pk, *parts in model.objects.filter(pk__in=pks).values_list("pk", *fields):
+            names[f"{app}:{pk}"] = " ".join(part for part in parts if part)
+    return [tabs.tab_for(tab, conversation_id=session.conversation_id, record_names=names) for tab in session.tabs]

@@ -72,13 +72,13 @@ def validate(tab: object, *, conversation_id: int | None) -> tuple[str, int | No
     return app, pk
 
 
-def tab_for(tab: str, *, conversation_id: int | None) -> Tab:
-    """The tab as the tab strip shows it."""
+def tab_for(tab: str, *, conversation_id: int | None, record_names: dict[str, str] | None = None) -> Tab:
+    """The tab as the tab strip shows it; a record's tab is labelled by its name where given."""
     app, pk = validate(tab, conversation_id=conversation_id)
     application = APPLICATIONS[app]
     if application.target == "pk":
         url = reverse(application.url_name, args=[pk])
-        label = f"{application.label} {pk}"
+        label = (record_names or {}).get(tab) or f"{application.label} {pk}"
     elif application.target == "conversation":
         url, label = reverse(application.url_name, args=[conversation_id]), str(application.label)
     else:
