@@ -21,6 +21,7 @@ urlpatterns = [
     path("conversations/<int:pk>/case/", views_records.case_create, name="case_create"),
     path("conversations/<int:pk>/case/link/", views_records.case_link, name="case_link"),
     path("cases/<int:pk>/", views_records.case_detail, name="case"),
+    path("cases/<int:pk>/route/", views_records.case_route, name="case_route"),
     path("contacts/<int:pk>/", views_records.contact_detail, name="contact"),
     path("accounts/<int:pk>/", views_records.account_detail, name="account"),
     path("knowledge/", views_knowledge.knowledge_search, name="knowledge_search"),

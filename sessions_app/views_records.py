@@ -24,6 +24,7 @@ from omnichannel.conversations.selectors import (
     account_for_page,
     active_conversation_for_page,
     case_for_page,
+    case_workstreams,
     cases_linkable,
     contact_for_page,
     earlier_conversations,
@@ -163,10 +164,15 @@ def case_context(*, user, pk: int, error: str = "", notice: str = "", values: di
         case, conversations = case_for_page(user=user, pk=pk)
     except Case.DoesNotExist:
         raise Http404 from None
+    may_change = may_change_case(user, case, conversations)
+    record = next((c for c in conversations if c.kind == Kind.RECORD and c.state != State.CLOSED), None)
     return {
         "case": case,
         "conversations": conversations,
-        "may_change": may_change_case(user, case, conversations),
+        "may_change": may_change,
+        "record": record,
+        # Where the case can go as a work item (MSG-2), when it can.
+        "case_workstreams": (list(case_workstreams()) if may_change and record is None and not case.is_closed else []),
         "statuses": CaseStatus.choices,
         # What the form shows: what was submitted when it was refused, else what is saved.
         "values": values or {"title": case.title, "status": case.status},
@@ -200,6 +206,34 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             CASE,
             case_context(user=request.user, pk=pk, error=error, notice=notice, values=values if error else None),
+        ),
+    )
+
+
+@require_POST
+@login_required
+@agent_required
+def case_route(request: HttpRequest, pk: int) -> HttpResponse:
+    """MSG-2: send the case to a queue as a record work item."""
+    case = case_context(user=request.user, pk=pk)["case"]
+    error = success = ""
+    value = request.POST.get("workstream", "")
+    workstream = case_workstreams().filter(pk=value).first() if value.isdigit() else None
+    if workstream is None:
+        error = _("Choose one of the listed workstreams.")
+    else:
+        try:
+            record = actions.case_route(case=case, actor=request.user, workstream=workstream)
+            success = _("The case waits in %(queue)s as a work item.") % {"queue": record.queue}
+        except ConversationError as refused:
+            error = str(refused)
+    return respond(
+        request,
+        error=error,
+        success=success,
+        url=reverse("sessions_app:case", args=[pk]),
+        rerender=lambda error, notice: render(
+            request, CASE, case_context(user=request.user, pk=pk, error=error, notice=notice)
         ),
     )
 

@@ -61,7 +61,7 @@ from .selectors import (
     connection_fresh_since,
     is_supervisor,
 )
-from .states import Action, Facts, Kind, Rule, State, next_state
+from .states import Action, Channel, Facts, Kind, Rule, State, next_state
 
 MAX_MESSAGE_LENGTH = 4000
 EXTERNAL_NUMBER = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
@@ -1320,6 +1320,36 @@ def case_resolve(*, case: Case, actor: AbstractBaseUser) -> Case:
         if current.status != CaseStatus.ACTIVE:
             raise ConversationError(_("The case “%(title)s” is not active.") % {"title": current.title})
         return case_update(case=case, actor=actor, title=current.title, status=CaseStatus.RESOLVED)
+
+
+def case_route(*, case: Case, actor: AbstractBaseUser, workstream: Workstream) -> Conversation:
+    """MSG-2: make an active case a record work item, routed like any other work (the case
+    workstream's routing rules by its context, else its default queue). One going record work
+    item per case; resolving the case and closing its session closes it (ST-6)."""
+    if workstream.kind != Kind.RECORD:
+        raise InvalidInput(_("The workstream %(workstream)s does not handle cases.") % {"workstream": workstream})
+    with transaction.atomic():
+        current = Case.objects.select_for_update().get(pk=case.pk)
+        _require_case_worker(current, actor)
+        if current.status != CaseStatus.ACTIVE:
+            raise ConversationError(
+                _("The case “%(title)s” is %(status)s; only active cases become work items.")
+                % {"title": current.title, "status": current.get_status_display()}
+            )
+        if (
+            Conversation.objects.filter(case=current, workstream__channel=Channel.CASE)
+            .exclude(state=State.CLOSED)
+            .exists()
+        ):
+            raise ConversationError(_("The case “%(title)s” is already a work item.") % {"title": current.title})
+        return conversation_create(
+            workstream=workstream,
+            case=current,
+            contact=current.contact,
+            actor=actor,
+            # What routing rules can read of a case, as customer attributes (RT-1).
+            context={"customer": {"case_title": current.title, "account": str(current.account or "")}},
+        )
 
 
 # --- knowledge (KB-1) -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from .models import (
     SenderRole,
     Workstream,
 )
-from .states import State
+from .states import Channel, State
 
 ONGOING = ~Q(state=State.CLOSED)
 
@@ -261,3 +261,8 @@ def may_change_case(user, case: Case, conversations: list[Conversation]) -> bool
     if not user.has_perm("conversations.change_case"):
         return False
     return is_supervisor(user) or any(c.primary_agent_id == user.pk for c in conversations)
+
+
+def case_workstreams() -> QuerySet[Workstream]:
+    """The workstreams that route cases as record work items (MSG-2)."""
+    return Workstream.objects.filter(channel=Channel.CASE).order_by("name")

@@ -184,3 +184,20 @@ def test_record_tabs_have_fixed_query_counts(client, agent, contact, make_conver
 
 # Session, user, the user's and groups' permissions, then the record and its lists.
 EXPECTED_RECORD_QUERIES = {"contact": 7, "account": 7, "case": 6}
+
+
+def test_case_tab_routes_the_case_as_a_work_item(client, agent, contact_chat, make_workstream):
+    """MSG-2, REC-1: the case tab sends the case to a queue once; then it shows the work item."""
+    cases = make_workstream(Channel.CASE)
+    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Back office")
+    client.force_login(agent)
+    html = tab(client, "case", case.pk).content.decode()
+    assert "Send to a queue as a work item" in html
+    url = reverse("sessions_app:case_route", args=[case.pk])
+    assert (
+        "Choose one of the listed workstreams." in client.post(url, {"workstream": "x"}, headers=HTMX).content.decode()
+    )
+    html = client.post(url, {"workstream": cases.pk}, headers=HTMX).content.decode()
+    assert f"The case waits in {cases.default_queue} as a work item." in html
+    assert "Send to a queue as a work item" not in html and "Work item" in html
+    assert case.conversations.filter(workstream=cases, state=State.OPEN).count() == 1

@@ -237,3 +237,44 @@ def test_resolving_twice_is_refused(make_workstream, make_conversation, agent, m
     actions.case_resolve(case=case, actor=agent)
     with pytest.raises(ConversationError, match="is not active"):
         actions.case_resolve(case=case, actor=agent)
+
+
+# --- cases as record work items (MSG-2) -----------------------------------------------------
+
+
+def test_a_case_becomes_a_record_work_item_routed_like_any_other(contact_chat, agent, make_workstream, other_queue):
+    """MSG-2, ST-6: routing sends the case's work item to a queue by the case workstream's
+    rules; it is Open there with the case and its contact, and closes the ST-6 way."""
+    from omnichannel.conversations.models import RoutingCondition, RoutingRule
+
+    cases = make_workstream(Channel.CASE)
+    rule = RoutingRule.objects.create(workstream=cases, name="Invoices", queue=other_queue)
+    RoutingCondition.objects.create(rule=rule, field="customer", key="case_title", operator="contains", value="nvoice")
+    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Invoice wrong")
+    record = actions.case_route(case=case, actor=agent, workstream=cases)
+    assert (record.state, record.queue, record.case, record.contact) == (
+        State.OPEN,
+        other_queue,
+        case,
+        contact_chat.contact,
+    )
+    assert record.kind == "record"
+    assert record.events.get().actor == agent
+
+
+def test_routing_a_case_is_refused_clearly(contact_chat, agent, other_agent, make_workstream, sms_workstream):
+    """MSG-2: not to a non-case workstream, not twice, not for inactive cases, not by strangers."""
+    cases = make_workstream(Channel.CASE)
+    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Route me")
+    with pytest.raises(InvalidInput, match="does not handle cases"):
+        actions.case_route(case=case, actor=agent, workstream=sms_workstream)
+    with pytest.raises(NotPermitted):
+        actions.case_route(case=case, actor=other_agent, workstream=cases)
+    actions.case_route(case=case, actor=agent, workstream=cases)
+    with pytest.raises(ConversationError, match="already a work item"):
+        actions.case_route(case=case, actor=agent, workstream=cases)
+    other = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Done already")
+    actions.case_resolve(case=other, actor=agent)
+    with pytest.raises(ConversationError, match="only active cases become work items"):
+        actions.case_route(case=other, actor=agent, workstream=cases)
+    assert case.conversations.filter(workstream=cases).count() == 1
