@@ -202,6 +202,9 @@ class Command(BaseCommand):
             conversation=chat, sender_role=SenderRole.AGENT, sender=agent1, body="Sorry to hear that, let me check."
         )
 
+        # The invoice case goes to the billing back office as a record work item (MSG-2).
+        actions.case_route(case=invoice, actor=agent1, workstream=workstreams["Cases"])
+
         # Wrap-up with agent2.
         sms = actions.conversation_create(workstream=workstreams["SMS"], contact=jukka)
         actions.conversation_pick(conversation=sms, agent=agent2)
