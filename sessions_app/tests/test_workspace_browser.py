@@ -278,8 +278,9 @@ def test_titles_icons_sentiment_alert_and_unread_count(
 
 
 def test_each_session_keeps_its_own_application_tabs(new_page, agent, make_conversation, chat_workstream):
-    """SES-9: application tabs belong to their session: a case tab opened in one session is not
-    in the other; the tab last shown in each comes back with it."""
+    """SES-9, A11Y-1: application tabs belong to their session: a case tab opened in one session
+    is not in the other; the tab last shown in each comes back with it; arrow keys move along
+    the tab strip."""
     case = Case.objects.create(title="Refund")
     first, second = make_conversation(chat_workstream, case=case), make_conversation(chat_workstream)
     for conversation in (first, second):
@@ -290,7 +291,9 @@ def test_each_session_keeps_its_own_application_tabs(new_page, agent, make_conve
     page = agent_at_home(new_page, agent)
     tabs = page.get_by_role("tab")
     expect(tabs).to_have_text(["Active conversation", "Knowledge base search"])
-    page.get_by_role("tab", name="Knowledge base search").click()
+    page.get_by_role("tab", name="Active conversation").focus()
+    page.keyboard.press("ArrowRight")  # A11Y-1: the tab strip is keyboard-operable
+    expect(page.get_by_role("tab", name="Knowledge base search")).to_be_focused()
     expect(page.locator("#tabpanel-knowledge_search")).to_be_visible()
     expect(page.locator("#tabpanel-active_conversation")).to_be_hidden()
     wait_until(lambda: AgentSession.objects.get(conversation=second).active_tab == "knowledge_search", what="tab saved")

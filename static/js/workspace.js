@@ -61,11 +61,26 @@
     strip.querySelectorAll('[role="tab"]').forEach((other) => {
       const selected = other === tab;
       other.setAttribute("aria-selected", String(selected));
+      other.tabIndex = selected ? 0 : -1;
       other.closest(".app-tab").classList.toggle("is-active", selected);
       const panel = document.getElementById(other.getAttribute("aria-controls"));
       if (panel) panel.hidden = !selected;
     });
   }
+
+  // Arrow keys move between application tabs, Home and End to the first and last (WAI-ARIA tabs).
+  document.addEventListener("keydown", (event) => {
+    const tab = event.target.closest && event.target.closest('[role="tab"][data-tab]');
+    if (!tab || !["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) return;
+    const all = [...tab.closest('[role="tablist"]').querySelectorAll('[role="tab"]')];
+    const rtl = getComputedStyle(tab).direction === "rtl";
+    const step = { ArrowRight: rtl ? -1 : 1, ArrowLeft: rtl ? 1 : -1 }[event.key];
+    const index = event.key === "Home" ? 0 : event.key === "End" ? all.length - 1
+      : (all.indexOf(tab) + step + all.length) % all.length;
+    event.preventDefault();
+    all[index].focus();
+    all[index].click();
+  });
 
   // --- the dashboard's "…" menus (SES-2)
   function closeMenus(except) {
