@@ -39,6 +39,7 @@ def test_active_conversation_shows_customer_account_case_and_summary(
     for text in ("Mette Larsen", contact.account.name, "Parcel late", "1 earlier conversation", "My parcel is late"):
         assert text in html
     assert f'data-open-tab="case:{case.pk}"' in html and f'data-open-tab="contact:{contact.pk}"' in html
+    assert f'data-draft="new-case-{contact_chat.pk}"' in html  # a typed, unsaved title survives (SES-4)
     page = client.get(reverse("sessions_app:active_conversation", args=[contact_chat.pk])).content.decode()
     assert "<html" in page and "Parcel late" in page
 
