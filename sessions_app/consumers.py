@@ -92,18 +92,18 @@ class AgentConsumer(Consumer):
         if key and key in self.recent_changes:
             return
         self.recent_changes.append(key)
-        await self.send(text_data=await self._render())
+        await self.send(text_data=await database_sync_to_async(self.render_all)())
 
     async def presence_changed(self, event: dict) -> None:
-        await self.send(text_data=await self._render())
+        await self.send(text_data=await database_sync_to_async(self.render_all)())
 
     async def sessions_changed(self, event: dict) -> None:
         await self._follow_sessions()
-        await self.send(text_data=await self._render())
+        await self.send(text_data=await database_sync_to_async(self.render_all)())
 
     async def message_posted(self, event: dict) -> None:
         if event.get("sender_role") == SenderRole.CUSTOMER:
-            await self.send(text_data=await self._render_sessions())
+            await self.send(text_data=await database_sync_to_async(self.render_sessions)())
 
     async def messages_marked(self, event: dict) -> None:
         """Read marks are the communication panel's."""
@@ -111,8 +111,8 @@ class AgentConsumer(Consumer):
     async def chat_typing(self, event: dict) -> None:
         """Typing is the communication panel's."""
 
-    @database_sync_to_async
-    def _render(self) -> str:
+    def render_all(self) -> str:
+        """Offers, presence, the dashboard's streams and the session panel, fresh from the database."""
         context = {**agent_bar_context(self.user), **home_context(self.user)}
         return (
             "".join(
@@ -123,14 +123,10 @@ class AgentConsumer(Consumer):
                     "sessions_app/_home.html#work-items",
                 )
             )
-            + self._sessions_html()
+            + self.render_sessions()
         )
 
-    @database_sync_to_async
-    def _render_sessions(self) -> str:
-        return self._sessions_html()
-
-    def _sessions_html(self) -> str:
+    def render_sessions(self) -> str:
         """The session panel, and the focused session's header (its state and sentiment)."""
         sessions = workspace_sessions(self.user)
         context = {"sessions": sessions, "current": focused(sessions)}
