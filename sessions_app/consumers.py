@@ -103,7 +103,7 @@ class AgentConsumer(Consumer):
 
     async def message_posted(self, event: dict) -> None:
         if event.get("sender_role") == SenderRole.CUSTOMER:
-            await self.send(text_data=await database_sync_to_async(self.render_sessions)())
+            await self.send(text_data=await database_sync_to_async(self.render_sessions)(header=False))
 
     async def messages_marked(self, event: dict) -> None:
         """Read marks are the communication panel's."""
@@ -126,12 +126,13 @@ class AgentConsumer(Consumer):
             + self.render_sessions()
         )
 
-    def render_sessions(self) -> str:
-        """The session panel, and the focused session's header (its state and sentiment)."""
+    def render_sessions(self, *, header: bool = True) -> str:
+        """The session panel and, after a transition, the focused session's header (its state and
+        sentiment); the page refreshes the Active conversation tab when a header arrives."""
         sessions = workspace_sessions(self.user)
         context = {"sessions": sessions, "current": focused(sessions)}
         html = render_to_string("sessions_app/workspace.html#session-panel", context)
-        if context["current"] is not None:
+        if header and context["current"] is not None:
             html += render_to_string("sessions_app/workspace.html#session-header", context)
         return html
 

@@ -25,10 +25,14 @@ class Application:
     # "pk": the tab names a record whose pk is the URL's argument; "conversation": the session's
     # conversation is the URL's argument; "query": the conversation goes along in the query string.
     target: str
+    # Reloaded when the session's conversation changes state (its header is pushed).
+    live: bool = False
 
 
 APPLICATIONS = {
-    "active_conversation": Application(_("Active conversation"), "sessions_app:active_conversation", "conversation"),
+    "active_conversation": Application(
+        _("Active conversation"), "sessions_app:active_conversation", "conversation", live=True
+    ),
     "knowledge_search": Application(_("Knowledge base search"), "sessions_app:knowledge_search", "query"),
     "case": Application(_("Case"), "sessions_app:case", "pk"),
     "contact": Application(_("Contact"), "sessions_app:contact", "pk"),
@@ -61,6 +65,7 @@ class Tab:
     label: str
     url: str
     dom_id: str
+    live: bool
 
 
 def validate(tab: object, *, conversation_id: int | None) -> tuple[str, int | None]:
@@ -86,4 +91,4 @@ def tab_for(tab: str, *, conversation_id: int | None, record_names: dict[str, st
         if conversation_id is not None:
             url += "?" + urlencode({"conversation": conversation_id})
         label = str(application.label)
-    return Tab(key=tab, label=label, url=url, dom_id=tab.replace(":", "-"))
+    return Tab(key=tab, label=label, url=url, dom_id=tab.replace(":", "-"), live=application.live)

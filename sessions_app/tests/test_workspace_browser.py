@@ -366,3 +366,16 @@ def test_keyboard_shortcuts_and_labelled_controls(new_page, agent, chat_workstre
     agent_page.keyboard.press("Alt+Shift+2")
     expect(agent_page.locator(".session-header h1")).to_have_text(f"Visitor {conversation.visitor_id}", timeout=TIMEOUT)
     assert unlabelled_controls(agent_page) == []
+
+
+def test_the_session_follows_its_conversation_live(new_page, agent, chat_workstream):
+    """SES-3: when the customer ends the chat, the session's header and its Active conversation
+    page show Wrap-up without a reload, and the session stays until the agent closes it."""
+    agent_page = agent_at_home(new_page, agent)
+    frame, conversation = customer_chat(new_page, agent_page)
+    expect(agent_page.locator("#tabpanel-active_conversation .badge-active")).to_be_visible(timeout=TIMEOUT)
+    frame.owner.page.once("dialog", lambda dialog: dialog.accept())  # End this chat?
+    frame.get_by_role("button", name="End chat").click()
+    expect(agent_page.locator(".session-header .badge-wrap_up")).to_be_visible(timeout=TIMEOUT)
+    expect(agent_page.locator("#tabpanel-active_conversation .badge-wrap_up")).to_be_visible(timeout=TIMEOUT)
+    expect(session_item(agent_page, f"Visitor {conversation.visitor_id}")).to_have_count(1)

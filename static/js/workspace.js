@@ -196,6 +196,17 @@
   readDrafts();
   restore(document);
 
+  // --- the focused session's conversation changed (its header was pushed): live tabs reload,
+  // unless the agent is working in one; unsaved fields come back from the drafts.
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    if (!/^session-header-/.test(event.detail.target.id || "")) return;
+    document.querySelectorAll("#session-pane [data-live-tab]").forEach((panel) => {
+      if (panel.contains(document.activeElement)) return;
+      flushDrafts();
+      htmx.trigger(panel, "conversation-changed");
+    });
+  });
+
   // --- keyboard (A11Y-1): Alt+Shift with a digit or letter, by physical key so layouts agree.
   const help = document.getElementById("shortcuts-help");
   function typing(target) {
