@@ -159,8 +159,9 @@ def test_dashboard_streams_menus_and_shift_click(new_page, agent, make_workstrea
 def test_switching_sessions_keeps_an_unsaved_case_title_also_after_reload(
     new_page, agent, make_conversation, chat_workstream
 ):
-    """SES-4: a case title typed and not saved is still there on returning to its session, and
-    after a page reload; nothing was saved to the case."""
+    """SES-4: a case title typed and not saved (in a case's form, and a new case's in a chat's
+    Active conversation page) is still there on returning to its session, and after a page
+    reload; nothing was saved."""
     case = Case.objects.create(title="Tent pole")
     # The agent works a chat about the case, so the case is theirs to edit.
     actions.conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
@@ -175,6 +176,14 @@ def test_switching_sessions_keeps_an_unsaved_case_title_also_after_reload(
     title.fill("Tent pole snapped in the storm")
     session_item(page, other.title).get_by_role("button", name=other.title).click()
     expect(page.locator(".session-header h1")).to_have_text(other.title, timeout=TIMEOUT)
+    # In the chat's session, a new case's title typed in the Active conversation page.
+    page.get_by_label("New case title").fill("Wrong size delivered")
+    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    expect(page.get_by_label("Title")).to_have_value("Tent pole snapped in the storm", timeout=TIMEOUT)
+    session_item(page, other.title).get_by_role("button", name=other.title).click()
+    expect(page.get_by_label("New case title")).to_have_value("Wrong size delivered", timeout=TIMEOUT)
+    page.reload()
+    expect(page.get_by_label("New case title")).to_have_value("Wrong size delivered", timeout=TIMEOUT)
     session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
     expect(page.get_by_label("Title")).to_have_value("Tent pole snapped in the storm", timeout=TIMEOUT)
     wait_until(
@@ -187,6 +196,7 @@ def test_switching_sessions_keeps_an_unsaved_case_title_also_after_reload(
     page.reload()
     expect(page.get_by_label("Title")).to_have_value("Tent pole snapped in the storm", timeout=TIMEOUT)
     assert Case.objects.get(pk=case.pk).title == "Tent pole"
+    assert not Case.objects.filter(title="Wrong size delivered").exists()
     # Saving the case drops the draft.
     page.get_by_role("button", name="Save case").click()
     wait_until(lambda: Case.objects.get(pk=case.pk).title == "Tent pole snapped in the storm", what="the save")
