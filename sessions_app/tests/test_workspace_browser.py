@@ -25,6 +25,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 TIMEOUT = 15_000
 
 
+@pytest.fixture(autouse=True)
+def _patient_expectations():
+    """Every expectation here waits as long as the slowest step may take on a loaded machine."""
+    expect.set_options(timeout=TIMEOUT)
+    yield
+    expect.set_options(timeout=5_000)  # Playwright's default, for the other modules
+
+
 def session_item(page, title: str):
     return page.locator("#session-list .session", has=page.locator(".session__title", has_text=title))
 
