@@ -26,6 +26,7 @@ from omnichannel.conversations.selectors import (
     case_for_page,
     case_workstreams,
     cases_linkable,
+    cases_visible_to,
     contact_for_page,
     earlier_conversations,
     is_supervisor,
@@ -159,6 +160,13 @@ def case_link(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Records: case, contact, account (REC-1) ------------------------------------------------
 
 
+def _visible_case(user, pk: int) -> Case:
+    try:
+        return cases_visible_to(user).get(pk=pk)
+    except Case.DoesNotExist:
+        raise Http404 from None
+
+
 def case_context(*, user, pk: int, error: str = "", notice: str = "", values: dict | None = None) -> dict:
     try:
         case, conversations = case_for_page(user=user, pk=pk)
@@ -189,7 +197,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         context = case_context(user=request.user, pk=pk)
         return render_tab(request, CASE, context, title=context["case"].title)
-    case = case_context(user=request.user, pk=pk)["case"]
+    case = _visible_case(request.user, pk)
     values = {"title": request.POST.get("title", ""), "status": request.POST.get("status", "")}
     error = success = ""
     try:
@@ -215,7 +223,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @agent_required
 def case_route(request: HttpRequest, pk: int) -> HttpResponse:
     """MSG-2: send the case to a queue as a record work item."""
-    case = case_context(user=request.user, pk=pk)["case"]
+    case = _visible_case(request.user, pk)
     error = success = ""
     value = request.POST.get("workstream", "")
     workstream = case_workstreams().filter(pk=value).first() if value.isdigit() else None
