@@ -113,7 +113,7 @@ def test_home_is_anchored_and_the_panel_collapses_and_remembers(new_page, agent,
 def test_dashboard_streams_menus_and_shift_click(new_page, agent, make_workstream, make_conversation):
     """SES-2: Home shows My, Open and Closed work items; the "…" menu offers Open for My and
     Closed and Pick for Open, each starting the conversation's session; Shift+click on a case
-    or a contact starts a case or contact session."""
+    or a contact, or Open case / Open contact in the menu, starts a case or contact session."""
     sms = make_workstream("sms", distribution="pick")
     contact = Contact.objects.create(first_name="Kenny", last_name="Smith")
     case = Case.objects.create(title="Broken tent pole", contact=contact)
@@ -148,8 +148,8 @@ def test_dashboard_streams_menus_and_shift_click(new_page, agent, make_workstrea
     assert Conversation.objects.get(pk=waiting.pk).primary_agent == agent
 
     go_home(page)
-    expect(menu(streams["My work items"], mine.title)).to_have_text(["Open"])
-    streams["My work items"].get_by_role("menuitem", name="Open").click()
+    expect(menu(streams["My work items"], mine.title)).to_have_text(["Open", "Open case", "Open contact"])
+    streams["My work items"].get_by_role("menuitem", name="Open", exact=True).click()
     expect(page.locator(".session-header h1")).to_have_text("Kenny Smith", timeout=TIMEOUT)
 
     go_home(page)
@@ -160,6 +160,11 @@ def test_dashboard_streams_menus_and_shift_click(new_page, agent, make_workstrea
     streams["My work items"].locator(f'[data-session-open="contact:{contact.pk}"]').click(modifiers=["Shift"])
     expect(page.locator(".session-header h1")).to_have_text("Kenny Smith", timeout=TIMEOUT)
     expect(page.get_by_role("tab", selected=True)).to_have_text("Kenny Smith")
+    # Open case from the menu focuses the case session already open.
+    go_home(page)
+    menu(streams["My work items"], mine.title)
+    streams["My work items"].get_by_role("menuitem", name="Open case").click()
+    expect(page.locator(".session-header h1")).to_have_text("Broken tent pole", timeout=TIMEOUT)
     kinds = list(AgentSession.objects.filter(agent=agent).order_by("position").values_list("kind", flat=True))
     assert kinds == ["conversation", "conversation", "conversation", "case", "contact"]
 
