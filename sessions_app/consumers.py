@@ -92,7 +92,8 @@ class AgentConsumer(Consumer):
         if key and key in self.recent_changes:
             return
         self.recent_changes.append(key)
-        await self.send(text_data=await database_sync_to_async(self.render_all)())
+        changed = frozenset(event.get("conversation_ids", ()))
+        await self.send(text_data=await database_sync_to_async(self.render_all)(changed=changed))
 
     async def presence_changed(self, event: dict) -> None:
         await self.send(text_data=await database_sync_to_async(self.render_all)())
@@ -103,7 +104,7 @@ class AgentConsumer(Consumer):
 
     async def message_posted(self, event: dict) -> None:
         if event.get("sender_role") == SenderRole.CUSTOMER:
-            await self.send(text_data=await database_sync_to_async(self.render_sessions)(header=False))
+            await self.send(text_data=await database_sync_to_async(self.render_sessions)())
 
     async def messages_marked(self, event: dict) -> None:
         """Read marks are the communication panel's."""
@@ -111,28 +112,27 @@ class AgentConsumer(Consumer):
     async def chat_typing(self, event: dict) -> None:
         """Typing is the communication panel's."""
 
-    def render_all(self) -> str:
-        """Offers, presence, the dashboard's streams and the session panel, fresh from the database."""
+    def render_all(self, *, changed: frozenset[int] = frozenset()) -> str:
+        """Offers, presence, the dashboard's streams and the session panel, fresh from the
+        database; the focused session's header too when its conversation is among `changed`."""
         context = {**agent_bar_context(self.user), **home_context(self.user)}
-        return (
-            "".join(
-                render_to_string(name, context)
-                for name in (
-                    "sessions_app/_agent_bar.html#offers",
-                    "sessions_app/_agent_bar.html#presence",
-                    "sessions_app/_home.html#work-items",
-                )
+        return "".join(
+            render_to_string(name, context)
+            for name in (
+                "sessions_app/_agent_bar.html#offers",
+                "sessions_app/_agent_bar.html#presence",
+                "sessions_app/_home.html#work-items",
             )
-            + self.render_sessions()
-        )
+        ) + self.render_sessions(changed=changed)
 
-    def render_sessions(self, *, header: bool = True) -> str:
-        """The session panel and, after a transition, the focused session's header (its state and
-        sentiment); the page refreshes the Active conversation tab when a header arrives."""
+    def render_sessions(self, *, changed: frozenset[int] = frozenset()) -> str:
+        """The session panel and, after a transition of the focused session's conversation, its
+        header (state and sentiment); the page reloads the Active conversation tab when one arrives."""
         sessions = workspace_sessions(self.user)
-        context = {"sessions": sessions, "current": focused(sessions)}
+        current = focused(sessions)
+        context = {"sessions": sessions, "current": current}
         html = render_to_string("sessions_app/workspace.html#session-panel", context)
-        if header and context["current"] is not None:
+        if current is not None and current.session.conversation_id in changed:
             html += render_to_string("sessions_app/workspace.html#session-header", context)
         return html
 

@@ -62,11 +62,13 @@ def measure(client, agent) -> dict[str, int]:
     }
     consumer = AgentConsumer()
     consumer.user = agent
+    session_actions.session_focus(agent=agent, session=last)
     with CaptureQueriesContext(connection) as queries:
         consumer.render_sessions()
     counts["pushed_session_panel"] = len(queries)
     with CaptureQueriesContext(connection) as queries:
-        consumer.render_all()
+        html = consumer.render_all(changed=frozenset({last.conversation_id}))
+    assert f'id="session-header-{last.pk}"' in html
     counts["pushed_on_change"] = len(queries)
     return counts
 
