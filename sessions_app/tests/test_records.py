@@ -202,3 +202,18 @@ def test_case_tab_routes_the_case_as_a_work_item(client, agent, contact_chat, ma
     assert f"The case waits in {cases.default_queue} as a work item." in html
     assert "Send to a queue as a work item" not in html and "Work item" in html
     assert case.conversations.filter(workstream=cases, state=State.OPEN).count() == 1
+
+
+def test_what_customers_typed_is_shown_escaped(client, agent, chat_workstream, make_conversation):
+    """SEC-1, SES-3: pre-chat answers and earlier messages appear as text, never as markup."""
+    from omnichannel.conversations.models import Visitor
+
+    visitor = Visitor.objects.create()
+    earlier = make_conversation(chat_workstream, visitor=visitor)
+    actions.message_post(conversation=earlier, sender_role=SenderRole.CUSTOMER, body="<img src=x onerror=alert(1)>")
+    current = make_conversation(chat_workstream, visitor=visitor, context={"prechat": {"order": "<script>x</script>"}})
+    actions.conversation_pick(conversation=current, agent=agent)
+    client.force_login(agent)
+    html = tab(client, "active_conversation", current.pk).content.decode()
+    assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
