@@ -72,7 +72,21 @@ def test_the_index_follows_edits_and_deletions(make_article):
 
 @pytest.mark.parametrize(
     "query",
-    ['"', "refund*", "title:refund", "NEAR(refund delivery)", "refund & | ! :*", "(refund", "' OR 1=1 --", "  "],
+    [
+        '"',
+        "refund*",
+        "title:refund",
+        "NEAR(refund delivery)",
+        "refund & | ! :*",
+        "(refund",
+        "' OR 1=1 --",
+        "  ",
+        "___",
+        "refund_",
+        "ø",
+        "日本語",
+        "the",
+    ],
 )
 def test_search_syntax_in_the_query_is_plain_text(library, query):
     """KB-1: quotes, operators and column filters cannot break the search; words still match."""
