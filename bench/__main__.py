@@ -1,7 +1,7 @@
 import importlib
 import sys
 
-NAMES = ["routing", "chat", "dashboard"]
+NAMES = ["routing", "chat", "dashboard", "knowledge", "workspace"]
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in NAMES:

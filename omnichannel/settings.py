@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    # Before conversations: its post_migrate gives the roles this app's permissions too.
+    "omnichannel.knowledge",
     "omnichannel.conversations",
     "omnichannel.widget",
     "sessions_app",

@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("conversations/", include("omnichannel.conversations.urls")),
+    path("kb/", include("omnichannel.knowledge.urls")),
     path("agent/", include("sessions_app.urls")),
     path("supervisor/", include("supervision.urls")),
     path("admin/", admin.site.urls),

@@ -9,6 +9,7 @@ partials the pages use.
 import asyncio
 import contextlib
 import logging
+from collections import deque
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -22,12 +23,18 @@ from omnichannel.conversations.selectors import conversations_visible_to, is_age
 from omnichannel.conversations.sockets import Consumer
 
 from .context_processors import agent_bar_context
+from .models import AgentSession
+from .selectors import focused, workspace_sessions
 from .views import home_context
 
 logger = logging.getLogger(__name__)
 
 
 class AgentConsumer(Consumer):
+    """Besides the agent's own group and their queues' groups, the socket joins the groups of
+    the conversations the agent has sessions for, so a customer's message updates the session
+    panel's unread count (SES-8) and a transition its state and sentiment alert (SES-7)."""
+
     async def connect(self) -> None:
         self.user = self.scope["user"]
         if not self.user.is_authenticated or not await database_sync_to_async(is_agent)(self.user):
@@ -37,6 +44,9 @@ class AgentConsumer(Consumer):
         self.groups_joined = [groups.agent_group(self.user.pk), *map(groups.queue_group, queue_ids)]
         for name in self.groups_joined:
             await self.channel_layer.group_add(name, self.channel_name)
+        self.session_groups: set[str] = set()
+        self.recent_changes: deque[tuple[int, ...]] = deque(maxlen=20)
+        await self._follow_sessions()
         await self.accept()
         await database_sync_to_async(agents.agent_connect)(agent=self.user, channel_name=self.channel_name)
         self.heartbeat = asyncio.create_task(self._heartbeat())
@@ -47,9 +57,24 @@ class AgentConsumer(Consumer):
         self.heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self.heartbeat
-        for name in self.groups_joined:
+        for name in [*self.groups_joined, *self.session_groups]:
             await self.channel_layer.group_discard(name, self.channel_name)
         await database_sync_to_async(agents.agent_disconnect)(channel_name=self.channel_name)
+
+    async def _follow_sessions(self) -> None:
+        ids = await database_sync_to_async(
+            lambda: list(
+                AgentSession.objects.filter(agent=self.user, conversation__isnull=False).values_list(
+                    "conversation_id", flat=True
+                )
+            )
+        )()
+        wanted = {groups.conversation_group(pk) for pk in ids}
+        for name in wanted - self.session_groups:
+            await self.channel_layer.group_add(name, self.channel_name)
+        for name in self.session_groups - wanted:
+            await self.channel_layer.group_discard(name, self.channel_name)
+        self.session_groups = wanted
 
     async def _heartbeat(self) -> None:
         # Off the shared sync thread, so a burst of renders cannot delay it past the stale limit.
@@ -62,22 +87,54 @@ class AgentConsumer(Consumer):
                 logger.exception("heartbeat of %s failed; trying again", self.channel_name)
 
     async def conversation_changed(self, event: dict) -> None:
-        await self.send(text_data=await self._render())
+        # The same change reaches us through the agent's, the queue's and the session's groups.
+        key = tuple(event.get("event_ids", ()))
+        if key and key in self.recent_changes:
+            return
+        self.recent_changes.append(key)
+        changed = frozenset(event.get("conversation_ids", ()))
+        await self.send(text_data=await database_sync_to_async(self.render_all)(changed=changed))
 
     async def presence_changed(self, event: dict) -> None:
-        await self.send(text_data=await self._render())
+        await self.send(text_data=await database_sync_to_async(self.render_all)())
 
-    @database_sync_to_async
-    def _render(self) -> str:
+    async def sessions_changed(self, event: dict) -> None:
+        await self._follow_sessions()
+        await self.send(text_data=await database_sync_to_async(self.render_all)())
+
+    async def message_posted(self, event: dict) -> None:
+        if event.get("sender_role") == SenderRole.CUSTOMER:
+            await self.send(text_data=await database_sync_to_async(self.render_sessions)())
+
+    async def messages_marked(self, event: dict) -> None:
+        """Read marks are the communication panel's."""
+
+    async def chat_typing(self, event: dict) -> None:
+        """Typing is the communication panel's."""
+
+    def render_all(self, *, changed: frozenset[int] = frozenset()) -> str:
+        """Offers, presence, the dashboard's streams and the session panel, fresh from the
+        database; the focused session's header too when its conversation is among `changed`."""
         context = {**agent_bar_context(self.user), **home_context(self.user)}
         return "".join(
             render_to_string(name, context)
             for name in (
                 "sessions_app/_agent_bar.html#offers",
                 "sessions_app/_agent_bar.html#presence",
-                "sessions_app/home.html#work-items",
+                "sessions_app/_home.html#work-items",
             )
-        )
+        ) + self.render_sessions(changed=changed)
+
+    def render_sessions(self, *, changed: frozenset[int] = frozenset()) -> str:
+        """The session panel and, after a transition of the focused session's conversation, its
+        header (state and sentiment); the page reloads the Active conversation tab when one arrives."""
+        sessions = workspace_sessions(self.user)
+        current = focused(sessions)
+        context = {"sessions": sessions, "current": current}
+        html = render_to_string("sessions_app/workspace.html#session-panel", context)
+        if current is not None and current.session.conversation_id in changed:
+            html += render_to_string("sessions_app/workspace.html#session-header", context)
+        return html
 
 
 class AgentChatConsumer(ChatConsumer):

@@ -1,8 +1,15 @@
-"""The agent workspace's Home session (SES-1, SES-2) and the agent's own actions on work items:
-accept or reject an offer (RT-3), pick from Open work items (RT-4), set presence (PR-1)."""
+"""The agent workspace (SES-1 … SES-9, A11Y-1) and the agent's own actions on work items: accept
+or reject an offer (RT-3), pick from Open work items (RT-4), set presence (PR-1).
+
+One page, `/agent/`: the session panel on the left, the focused session (or Home) beside it.
+Switching, opening and closing sessions answer htmx with the session pane and, out of band,
+the session panel; the agent's socket pushes the same partials when something changes."""
+
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,60 +20,202 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from omnichannel.conversations import actions, agents
 from omnichannel.conversations.errors import ConversationError
-from omnichannel.conversations.models import AgentProfile, Conversation, Presence
-from omnichannel.conversations.selectors import capacity_in_use, my_work_items, open_work_items
+from omnichannel.conversations.models import AgentProfile, Case, Contact, Conversation, Presence
+from omnichannel.conversations.selectors import (
+    can_write,
+    canned_responses_for,
+    capacity_in_use,
+    closed_work_items,
+    conversations_visible_to,
+    my_work_items,
+    open_work_items,
+    transcript,
+)
+from omnichannel.conversations.states import Kind
 
+from . import actions as session_actions
 from .context_processors import agent_bar_context
+from .models import AgentSession
+from .selectors import SessionItem, focused, session_tabs, workspace_sessions
 
 agent_required = permission_required("conversations.work_conversation", raise_exception=True)
+WORKSPACE = "sessions_app/workspace.html"
 
 
 def home_context(user) -> dict:
-    """What the Home session shows; the agent socket re-renders the same partials."""
+    """What the Home session shows (SES-2); the agent socket re-renders the same partials."""
     profile = AgentProfile.objects.filter(user=user).first()
     return {
         "capacity_in_use": capacity_in_use(agent_id=user.pk, now=timezone.now()),
         "capacity": profile.capacity if profile else 0,
         "my_work_items": my_work_items(user),
         "open_work_items": open_work_items(user),
+        "closed_work_items": closed_work_items(user),
     }
+
+
+def session_pane_context(user, item: SessionItem) -> dict:
+    """The focused session: its application tabs and, for a conversation with a transcript,
+    the communication panel (SES-3, SES-9)."""
+    session = item.session
+    context = {"tabs": session_tabs(session)}
+    conversation = session.conversation
+    if conversation is not None and not conversations_visible_to(user).filter(pk=conversation.pk).exists():
+        # Transferred or taken over meanwhile: the session stays until closed, its contents go (SEC-1).
+        return {"tabs": [], "conversation_gone": True}
+    if conversation is not None and conversation.kind in (Kind.LIVE_CHAT, Kind.MESSAGING):
+        writes = can_write(user, conversation)
+        context |= {
+            "conversation": conversation,
+            "transcript": transcript(conversation),
+            "can_write": writes,
+            "canned_responses": canned_responses_for(conversation) if writes else [],
+        }
+    return context
+
+
+def workspace_context(user) -> dict:
+    sessions = workspace_sessions(user)
+    current = focused(sessions)
+    context = {"sessions": sessions, "current": current}
+    context |= home_context(user) if current is None else session_pane_context(user, current)
+    return context
+
+
+def _workspace(request: HttpRequest, *, error: str = "") -> HttpResponse:
+    """The page, or for htmx the session pane with the session panel out of band."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("sessions_app:home")
+    context = {**workspace_context(request.user), "session_error": error, "oob": True}
+    return render(request, f"{WORKSPACE}#workspace-swap", context)
 
 
 @login_required
 @agent_required
 def agent_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "sessions_app/home.html", home_context(request.user))
+    return render(request, WORKSPACE, workspace_context(request.user))
 
 
-# The agent's own moves on a work item, and where each leads when it succeeds.
+def _own_session(request: HttpRequest, pk: int) -> AgentSession:
+    return get_object_or_404(
+        AgentSession.objects.select_related("conversation__workstream", "conversation__case"),
+        pk=pk,
+        agent=request.user,
+    )
+
+
+@require_POST
+@login_required
+@agent_required
+def session_focus(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Switch to a session, or Home (SES-1, SES-4, SES-8)."""
+    session = _own_session(request, pk) if pk is not None else None
+    try:
+        session_actions.session_focus(agent=request.user, session=session)
+    except ConversationError as refused:
+        return _workspace(request, error=str(refused))
+    return _workspace(request)
+
+
+# What a session can be opened for from the dashboard or a record link (SES-2).
+SESSION_TARGETS = {"conversation": Conversation, "case": Case, "contact": Contact}
+
+
+@require_POST
+@login_required
+@agent_required
+def session_open(request: HttpRequest) -> HttpResponse:
+    """Open (or focus) the session for `target`, "conversation:5", "case:3" or "contact:2" (SES-2)."""
+    kind, _sep, pk = request.POST.get("target", "").partition(":")
+    model = SESSION_TARGETS.get(kind)
+    target = model.objects.filter(pk=pk).first() if model is not None and pk.isdigit() else None
+    if target is None:
+        return _workspace(request, error=_("Choose a conversation, case or contact to open."))
+    try:
+        session_actions.session_open(agent=request.user, **{kind: target})
+    except ConversationError as refused:
+        return _workspace(request, error=str(refused))
+    return _workspace(request)
+
+
+@require_POST
+@login_required
+@agent_required
+def session_close(request: HttpRequest, pk: int) -> HttpResponse:
+    """Close a session after the agent confirmed (SES-5); its conversation moves as its kind says."""
+    session = _own_session(request, pk)
+    try:
+        session_actions.session_close(agent=request.user, session=session)
+    except ConversationError as refused:
+        return _workspace(request, error=str(refused))
+    return _workspace(request)
+
+
+@require_POST
+@login_required
+@agent_required
+def session_tab(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open or bring forward an application tab in the session (SES-9); `close` closes it."""
+    session = _own_session(request, pk)
+    act = session_actions.session_tab_close if request.POST.get("close") else session_actions.session_tab_open
+    try:
+        act(agent=request.user, session=session, tab=request.POST.get("tab"))
+    except ConversationError as refused:
+        return _workspace(request, error=str(refused))
+    return _workspace(request)
+
+
+@require_POST
+@login_required
+@agent_required
+def session_drafts(request: HttpRequest, pk: int) -> HttpResponse:
+    """Keep the session's unsaved form fields as the agent types (SES-4)."""
+    session = _own_session(request, pk)
+    try:
+        drafts = json.loads(request.POST.get("drafts", ""))
+    except ValueError:
+        return HttpResponse(_("Unsaved changes must be sent as JSON."), status=400, content_type="text/plain")
+    try:
+        session_actions.session_drafts_save(agent=request.user, session=session, drafts=drafts)
+    except ConversationError as refused:
+        return HttpResponse(str(refused), status=400, content_type="text/plain")
+    return HttpResponse(status=204)
+
+
+# The agent's moves on a work item. Accepting or picking starts the conversation's session
+# (SES-3); every move lands in the workspace.
 WORK_ITEM_ACTIONS = {
-    "accept": (actions.conversation_accept, "conversation"),  # RT-3
-    "reject": (actions.conversation_reject, "home"),  # RT-3
-    "pick": (actions.conversation_pick, "conversation"),  # RT-4
-    "end": (actions.conversation_end, "conversation"),  # ST-3
-    "close_session": (actions.conversation_close_session, "home"),  # ST-4, ST-5, ST-8, ST-24
-    "transfer_accept": (actions.conversation_transfer_accept, "conversation"),  # SUP-6
-    "transfer_reject": (actions.conversation_transfer_reject, "home"),  # SUP-6
+    "accept": actions.conversation_accept,  # RT-3
+    "reject": actions.conversation_reject,  # RT-3
+    "pick": actions.conversation_pick,  # RT-4
+    "end": actions.conversation_end,  # ST-3
+    "close_session": actions.conversation_close_session,  # ST-4, ST-5, ST-8, ST-24
+    "transfer_accept": actions.conversation_transfer_accept,  # SUP-6
+    "transfer_reject": actions.conversation_transfer_reject,  # SUP-6
 }
+STARTS_A_SESSION = {"accept", "pick", "transfer_accept"}
 
 
 @require_POST
 @login_required
 @agent_required
 def work_item_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
-    """Run one of the agent's actions; a refusal is shown with its reason (on the agent's home,
-    or for End and Close session on the conversation's page) and changed nothing. Buttons
-    post with htmx, which follows HX-Redirect, or as plain forms."""
-    act, then = WORK_ITEM_ACTIONS[verb]
+    """Run one of the agent's actions; a refusal is shown in the workspace with its reason and
+    changed nothing. Buttons post with htmx, which follows HX-Redirect, or as plain forms."""
+    act = WORK_ITEM_ACTIONS[verb]
     conversation = get_object_or_404(Conversation.objects.select_related("workstream", "queue"), pk=pk)
-    success = reverse("conversations:detail", args=[pk]) if then == "conversation" else reverse("sessions_app:home")
     try:
-        act(conversation=conversation, agent=request.user)
+        with transaction.atomic():
+            act(conversation=conversation, agent=request.user)
+            if verb in STARTS_A_SESSION:
+                session_actions.session_open(agent=request.user, conversation=conversation)
+            elif verb == "close_session":
+                session_actions.session_conversation_closed(agent=request.user, conversation=conversation)
     except ConversationError as refused:
         messages.error(request, str(refused))
-        # Ending and closing are done from the conversation's page: the refusal is shown there.
-        in_session = verb in ("end", "close_session")
-        success = reverse("conversations:detail", args=[pk]) if in_session else reverse("sessions_app:home")
+    success = reverse("sessions_app:home")
     return HttpResponseClientRedirect(success) if request.htmx else redirect(success)
 
 

@@ -30,6 +30,8 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from omnichannel.knowledge.models import Article
+
 from . import pushes, routing, sentiment
 from .agents import agent_capacity_changed
 from .capacity import Hold, capacity_hold, fits, units_over
@@ -55,11 +57,12 @@ from .selectors import (
     allowed_presences_by_workstream,
     capacity_in_use,
     capacity_in_use_by_agent,
+    cases_linkable,
     connection_fresh_since,
     conversation_facts,
     is_supervisor,
 )
-from .states import Action, Kind, Rule, State, next_state
+from .states import Action, Channel, Kind, Rule, State, next_state
 
 MAX_MESSAGE_LENGTH = 4000
 EXTERNAL_NUMBER = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
@@ -1459,17 +1462,202 @@ def _stored_message(conversation: Conversation, sender_role: SenderRole, idempot
     return Message.objects.filter(scope, idempotency_key=idempotency_key).first()
 
 
-# --- records (ST-6) ------------------------------------------------------------------------
+# --- records (REC-1, ST-6) ----------------------------------------------------------------
+
+MAX_CASE_TITLE_LENGTH = Case._meta.get_field("title").max_length
+
+
+def _clean_case_title(title: str) -> str:
+    title = title.strip()
+    if not title:
+        raise InvalidInput(_("Give the case a title."))
+    if len(title) > MAX_CASE_TITLE_LENGTH:
+        raise InvalidInput(
+            _("A case title can be at most %(limit)s characters; this one has %(length)s.")
+            % {"limit": MAX_CASE_TITLE_LENGTH, "length": len(title)}
+        )
+    return title
+
+
+def _require_conversation_worker(conversation: Conversation, actor: AbstractBaseUser) -> None:
+    """The conversation's agent, one of its consultants, or a supervisor."""
+    if conversation.primary_agent_id == actor.pk or is_supervisor(actor):
+        return
+    if not conversation.consultants.filter(pk=actor.pk).exists():
+        raise NotPermitted(_("Only the conversation's agents or a supervisor can change its case."))
+
+
+def _case_event(
+    conversation: Conversation, *, action: Action, actor: AbstractBaseUser, case: Case, detail: dict[str, Any]
+) -> ConversationEvent:
+    """Record a change to the conversation's case in its timeline and push it after commit;
+    the state does not move."""
+    event = ConversationEvent.objects.create(
+        conversation=conversation,
+        from_state=conversation.state,
+        to_state=conversation.state,
+        action=action,
+        actor=actor,
+        agent_id=conversation.primary_agent_id,
+        created_at=timezone.now(),
+        detail={"case": case.pk, "case_title": case.title, **detail},
+    )
+    agents = [conversation.primary_agent_id] if conversation.primary_agent_id else []
+    pushes.conversations_changed([_push(conversation, event, agents)])
+    return event
+
+
+def _set_case(conversation: Conversation, *, case: Case, action: Action, actor: AbstractBaseUser) -> ConversationEvent:
+    """Link the locked conversation to `case`, claiming it on its version."""
+    previous = conversation.case
+    if not Conversation.objects.filter(pk=conversation.pk, version=conversation.version).update(
+        case=case, version=conversation.version + 1
+    ):
+        raise ConcurrentChange(_("The conversation changed meanwhile; try again."))
+    conversation.case, conversation.version = case, conversation.version + 1
+    detail = {"previous_case_title": previous.title} if previous else {}
+    return _case_event(conversation, action=action, actor=actor, case=case, detail=detail)
+
+
+def _check_case_change(conversation: Conversation, actor: AbstractBaseUser) -> None:
+    if not actor.has_perm("conversations.add_case") or not actor.has_perm("conversations.change_case"):
+        raise NotPermitted(_("You may not work with cases."))
+    if conversation.kind == Kind.RECORD:
+        raise InvalidInput(_("This work item is its case; it cannot be linked to another."))
+    if conversation.state == State.CLOSED:
+        raise ConversationError(_("The conversation is Closed; its case can no longer change."))
+    _require_conversation_worker(conversation, actor)
+
+
+def conversation_case_create(*, conversation: Conversation, actor: AbstractBaseUser, title: str) -> Case:
+    """REC-1: create an active case for the conversation's customer (their contact and its
+    account) and link the conversation to it, replacing any earlier link. Its agents, its
+    consultants or a supervisor may; not on a Closed conversation or a record work item."""
+    title = _clean_case_title(title)
+    with transaction.atomic():
+        _lock(conversation)
+        _check_case_change(conversation, actor)
+        contact = conversation.contact
+        case = Case.objects.create(title=title, contact=contact, account=contact.account if contact else None)
+        _set_case(conversation, case=case, action=Action.CASE_CREATE, actor=actor)
+    return case
+
+
+def conversation_case_link(*, conversation: Conversation, case: Case, actor: AbstractBaseUser) -> ConversationEvent:
+    """REC-1: link the conversation to an existing active case of the same customer (their
+    contact's or their account's), replacing any earlier link. Same rights as creating one."""
+    with transaction.atomic():
+        _lock(conversation)
+        _check_case_change(conversation, actor)
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if conversation.case_id == case.pk:
+            raise InvalidInput(_("The conversation is already linked to the case “%(title)s”.") % {"title": case.title})
+        if case.is_closed:
+            raise ConversationError(
+                _("The case “%(title)s” is %(status)s; only active cases can be linked.")
+                % {"title": case.title, "status": case.get_status_display()}
+            )
+        if not cases_linkable(conversation).filter(pk=case.pk).exists():
+            raise NotPermitted(_("The case “%(title)s” belongs to another customer.") % {"title": case.title})
+        return _set_case(conversation, case=case, action=Action.CASE_LINK, actor=actor)
+
+
+def _require_case_worker(case: Case, actor: AbstractBaseUser) -> None:
+    """Agents change the cases of conversations they work on (as agent or consultant);
+    supervisors any case."""
+    if not actor.has_perm("conversations.change_case"):
+        raise NotPermitted(_("You may not change cases."))
+    if is_supervisor(actor):
+        return
+    if not Conversation.objects.filter(Q(primary_agent=actor) | Q(consultants=actor), case=case).exists():
+        raise NotPermitted(_("Only an agent working this case, or a supervisor, can change it."))
+
+
+def case_update(*, case: Case, actor: AbstractBaseUser, title: str, status: str) -> Case:
+    """REC-1: change a case's title and status. Resolving or cancelling it (making it
+    inactive) lets its record work item close with its session (ST-6); an inactive case
+    can be made active again. Every conversation of the case still going records the change."""
+    title = _clean_case_title(title)
+    if status not in CaseStatus.values:
+        raise InvalidInput(_("“%(status)s” is not a case status.") % {"status": status})
+    with transaction.atomic():
+        current = Case.objects.select_for_update().get(pk=case.pk)
+        _require_case_worker(current, actor)
+        changes = {
+            name: (getattr(current, name), value)
+            for name, value in (("title", title), ("status", status))
+            if getattr(current, name) != value
+        }
+        if not changes:
+            return current
+        claimed = Case.objects.filter(pk=current.pk, title=current.title, status=current.status).update(
+            **{name: new for name, (_old, new) in changes.items()}
+        )
+        if not claimed:
+            raise ConcurrentChange(_("The case changed meanwhile; try again."))
+        current.title, current.status = title, status
+        detail = {"changes": {name: list(pair) for name, pair in changes.items()}}
+        if "status" in changes:
+            detail["status_label"] = str(current.get_status_display())
+        for conversation in current.conversations.exclude(state=State.CLOSED).order_by("pk"):
+            _case_event(conversation, action=Action.CASE_UPDATE, actor=actor, case=current, detail=detail)
+    case.title, case.status = current.title, current.status
+    return case
 
 
 def case_resolve(*, case: Case, actor: AbstractBaseUser) -> Case:
     """Resolve an active case, so that closing its session closes its record work item (ST-6).
-    Agents resolve the cases of conversations they hold; supervisors any case."""
-    if not actor.has_perm("conversations.change_case"):
-        raise NotPermitted(_("You may not resolve cases."))
-    if not is_supervisor(actor) and not Conversation.objects.filter(case=case, primary_agent=actor).exists():
-        raise NotPermitted(_("Only the agent working this case, or a supervisor, can resolve it."))
-    if not Case.objects.filter(pk=case.pk, status=CaseStatus.ACTIVE).update(status=CaseStatus.RESOLVED):
-        raise ConversationError(_("The case “%(title)s” is not active.") % {"title": case.title})
-    case.status = CaseStatus.RESOLVED
-    return case
+    Agents resolve the cases of conversations they work on; supervisors any case."""
+    with transaction.atomic():
+        current = Case.objects.select_for_update().get(pk=case.pk)
+        _require_case_worker(current, actor)
+        if current.status != CaseStatus.ACTIVE:
+            raise ConversationError(_("The case “%(title)s” is not active.") % {"title": current.title})
+        return case_update(case=case, actor=actor, title=current.title, status=CaseStatus.RESOLVED)
+
+
+def case_route(*, case: Case, actor: AbstractBaseUser, workstream: Workstream) -> Conversation:
+    """MSG-2: make an active case a record work item, routed like any other work (the case
+    workstream's routing rules by its context, else its default queue). One going record work
+    item per case; resolving the case and closing its session closes it (ST-6)."""
+    if workstream.kind != Kind.RECORD:
+        raise InvalidInput(_("The workstream %(workstream)s does not handle cases.") % {"workstream": workstream})
+    with transaction.atomic():
+        current = Case.objects.select_for_update().get(pk=case.pk)
+        _require_case_worker(current, actor)
+        if current.status != CaseStatus.ACTIVE:
+            raise ConversationError(
+                _("The case “%(title)s” is %(status)s; only active cases become work items.")
+                % {"title": current.title, "status": current.get_status_display()}
+            )
+        if (
+            Conversation.objects.filter(case=current, workstream__channel=Channel.CASE)
+            .exclude(state=State.CLOSED)
+            .exists()
+        ):
+            raise ConversationError(_("The case “%(title)s” is already a work item.") % {"title": current.title})
+        return conversation_create(
+            workstream=workstream,
+            case=current,
+            contact=current.contact,
+            actor=actor,
+            # What routing rules can read of a case, as customer attributes (RT-1).
+            context={"customer": {"case_title": current.title, "account": str(current.account or "")}},
+        )
+
+
+# --- knowledge (KB-1) -----------------------------------------------------------------------
+
+
+def conversation_article_send(
+    *, conversation: Conversation, agent: AbstractBaseUser, article: Article, url: str
+) -> Message:
+    """KB-1: the agent sends a published article's title and link (`url`, absolute) into the
+    conversation's transcript, as their own message through `message_post`."""
+    if conversation.kind not in (Kind.LIVE_CHAT, Kind.MESSAGING):
+        raise InvalidInput(_("Articles can be sent only in chat and messaging conversations."))
+    if not Article.objects.filter(pk=article.pk, published=True).exists():
+        raise InvalidInput(_("The article “%(title)s” is not published.") % {"title": article.title})
+    return message_post(
+        conversation=conversation, sender_role=SenderRole.AGENT, sender=agent, body=f"{article.title}\n{url}"
+    )

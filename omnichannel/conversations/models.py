@@ -468,13 +468,14 @@ class Conversation(models.Model):
 
     @property
     def title(self) -> str:
-        """Contact, account or case title; "Visitor N" for anonymous chats (SES-6)."""
+        """Contact, account or case title; "Visitor N" for anonymous chats, even once a case is
+        linked to one (SES-6: an unauthenticated request is titled as a visitor)."""
         if self.contact_id:
             return str(self.contact)
-        if self.case_id:
-            return self.case.title
         if self.visitor_id:
             return gettext("Visitor %(number)s") % {"number": self.visitor_id}
+        if self.case_id:
+            return self.case.title
         return gettext("Conversation %(number)s") % {"number": self.pk}
 
 

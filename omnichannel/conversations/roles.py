@@ -21,7 +21,7 @@ AGENT_PERMISSIONS = [
 ]
 SUPERVISOR_PERMISSIONS = [*AGENT_PERMISSIONS, "conversations.supervise_conversation"]
 # Administrators configure everything in Django admin: every model of the domain, and users.
-ADMINISTRATOR_APPS = ["conversations", "auth"]
+ADMINISTRATOR_APPS = ["conversations", "knowledge", "auth"]
 
 
 def _permissions(names: list[str]) -> list[Permission]:

@@ -80,3 +80,10 @@ def crossed(previous_level: str | None, new_level: str, threshold: str) -> bool:
     # No level yet counts as above, so a conversation that opens at or below the threshold alerts at once.
     was_above = previous_level is None or LEVELS.index(previous_level) > bound
     return was_above and LEVELS.index(new_level) <= bound
+
+
+def reached(current_level: str, threshold: str) -> bool:
+    """Whether a conversation's level is at or below the workstream's alert threshold (SEN-1, SES-7)."""
+    if not threshold or not current_level:
+        return False
+    return LEVELS.index(current_level) <= LEVELS.index(threshold)

@@ -86,6 +86,10 @@ class Action(TextChoices):
     TRANSFER_REJECT = "transfer_reject", _("transfer rejected")
     TRANSFER_TIMEOUT = "transfer_timeout", _("transfer timed out")
     FORCE_CLOSE = "force_close", _("force closed by a supervisor")
+    # Not moves either: changes to the conversation's case, recorded in its timeline (REC-1, ST-6).
+    CASE_CREATE = "case_create", _("case created")
+    CASE_LINK = "case_link", _("case linked")
+    CASE_UPDATE = "case_update", _("case updated")
 
 
 @dataclass(frozen=True)

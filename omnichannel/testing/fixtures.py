@@ -160,6 +160,49 @@ def active_sms(make_conversation, sms_workstream, agent):
     return conversation
 
 
+@pytest.fixture
+def contact(db):
+    """A known customer, with an account (REC-1)."""
+    from omnichannel.conversations.models import Account, Contact
+
+    account = Account.objects.create(name=f"Acme {next(_numbers)}")
+    return Contact.objects.create(first_name="Mette", last_name="Larsen", email="mette@example.com", account=account)
+
+
+@pytest.fixture
+def make_case(db):
+    from omnichannel.conversations.models import Case
+
+    def make(title: str = "Invoice charged twice", **fields):
+        return Case.objects.create(title=title, **fields)
+
+    return make
+
+
+@pytest.fixture
+def contact_chat(make_conversation, chat_workstream, contact, agent):
+    """A live chat with a known contact, picked by the agent: Active and accepted."""
+    from omnichannel.conversations import actions
+
+    conversation = make_conversation(chat_workstream, contact=contact)
+    actions.conversation_pick(conversation=conversation, agent=agent)
+    return conversation
+
+
+@pytest.fixture
+def make_article(db):
+    """A knowledge article, published unless told otherwise (KB-1)."""
+    from django.utils.text import slugify
+
+    from omnichannel.knowledge.models import Article
+
+    def make(title: str, body: str = "", *, keywords: str = "", published: bool = True):
+        slug = f"{slugify(title)[:180]}-{next(_numbers)}"
+        return Article.objects.create(title=title, slug=slug, body=body, keywords=keywords, published=published)
+
+    return make
+
+
 # --- browser tests -------------------------------------------------------------------------
 
 

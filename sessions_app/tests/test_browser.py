@@ -4,6 +4,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from omnichannel.conversations.models import AgentConnection
 from omnichannel.testing.fixtures import log_in
@@ -21,9 +22,9 @@ def wait_connected(agent, timeout=10):
 def test_offer_arrives_live_with_a_countdown_and_accept_opens_it(
     new_page, agent, chat_workstream, make_conversation, screenshot
 ):
-    """RT-2, RT-3: the worker (inside the server process, so its pushes reach the in-memory
+    """RT-2, RT-3, SES-3: the worker (inside the server process, so its pushes reach the in-memory
     channel layer's sockets too) offers a new chat to the connected agent; the notification
-    counts down; Accept opens the Active conversation."""
+    counts down; Accept starts the Active conversation's session."""
     page = new_page()
     log_in(page, agent.username)
     page.wait_for_url("**/agent/")
@@ -34,9 +35,8 @@ def test_offer_arrives_live_with_a_countdown_and_accept_opens_it(
     assert re.fullmatch(r"\d+ s", offer.locator("time.countdown").inner_text())
     screenshot(page, "offer")
     offer.get_by_role("button", name="Accept").click()
-    page.wait_for_url(f"**/conversations/{conversation.pk}/")
-    assert page.locator(".page-header .badge-active").is_visible()
-    assert page.get_by_text("Accepted").first.is_visible()
+    pane = page.locator(f'#session-pane[data-conversation-id="{conversation.pk}"]')
+    expect(pane.locator(".session-header .badge-active")).to_be_visible(timeout=15_000)
 
 
 def test_agent_picks_from_open_work_items(new_page, agent, sms_workstream, make_conversation):
@@ -54,4 +54,4 @@ def test_agent_picks_from_open_work_items(new_page, agent, sms_workstream, make_
     pick = page.get_by_role("button", name=f"Pick {conversation.title}")
     pick.wait_for(timeout=10_000)
     pick.click()
-    page.wait_for_url(f"**/conversations/{conversation.pk}/")
+    expect(page.locator(f'#session-pane[data-conversation-id="{conversation.pk}"]')).to_be_visible(timeout=15_000)

@@ -10,11 +10,11 @@ HTMX = {"HX-Request": "true"}
 
 
 def test_accept_opens_the_conversation(client, agent, open_chat):
-    """RT-3: Accept takes the agent to the conversation."""
+    """RT-3, SES-3: Accept takes the agent to the workspace, where the conversation's session has the focus."""
     actions.conversation_offer(conversation=open_chat, agent=agent)
     client.force_login(agent)
     response = client.post(reverse("sessions_app:accept", args=[open_chat.pk]), headers=HTMX)
-    assert response.headers["HX-Redirect"] == f"/conversations/{open_chat.pk}/"
+    assert response.headers["HX-Redirect"] == "/agent/"
     open_chat.refresh_from_db()
     assert open_chat.accepted_at is not None
 
@@ -34,7 +34,7 @@ def test_pick_from_open_work_items(client, agent, open_chat):
     home = client.get(reverse("sessions_app:home")).content.decode()
     assert "Open work items" in home and open_chat.title in home
     response = client.post(reverse("sessions_app:pick", args=[open_chat.pk]), headers=HTMX)
-    assert response.headers["HX-Redirect"] == f"/conversations/{open_chat.pk}/"
+    assert response.headers["HX-Redirect"] == "/agent/"
 
 
 def test_losing_a_pick_race_is_explained(client, agent, other_agent, open_chat):

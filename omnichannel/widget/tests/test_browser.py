@@ -9,63 +9,20 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.db.models import F
 from playwright.sync_api import expect
 
-from omnichannel.conversations.models import AgentConnection, Conversation, Message, PreChatQuestion
-from omnichannel.testing.fixtures import log_in
+from omnichannel.conversations.models import Conversation, Message, PreChatQuestion
+from omnichannel.testing.browser import (
+    WIDGET,
+    accept_offer,
+    agent_at_home,
+    open_widget,
+    send,
+    start_chat,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-WIDGET = "iframe[data-omnichannel-chat]"
-
-
-def wait_until(predicate, *, timeout: float = 10, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return result
-
-
-def agent_at_home(new_page, agent):
-    """The agent signed in on /agent/, its socket connected, so the worker offers it chats."""
-    page = new_page()
-    log_in(page, agent.username)
-    page.wait_for_url("**/agent/")
-    wait_until(lambda: AgentConnection.objects.filter(agent=agent).exists(), what="the agent's socket")
-    return page
-
-
-def open_widget(page):
-    """The customer on the demo page opens the chat; the frame locator of the widget."""
-    page.goto("/demo/")
-    frame = page.frame_locator(WIDGET)
-    frame.get_by_role("button", name="Chat with us").click()
-    return frame
-
-
-def start_chat(frame, **answers):
-    for label, value in answers.items():
-        frame.get_by_label(label).fill(value)
-    frame.get_by_role("button", name="Start chat").click()
-    expect(frame.get_by_label("Your message")).to_be_visible()
-    return wait_until(lambda: Conversation.objects.order_by("-pk").first(), what="the conversation")
-
-
-def accept_offer(agent_page, conversation):
-    offer = agent_page.locator(f'.offer[data-offer="{conversation.pk}"]')
-    offer.get_by_role("button", name="Accept").click(timeout=15_000)
-    agent_page.wait_for_url(f"**/conversations/{conversation.pk}/")
-    expect(agent_page.get_by_label("Reply to the customer")).to_be_visible()
-    # Once subscribed, the panel marks everything it shows as delivered; from then on its
-    # socket also hears what is not stored, such as the customer typing.
-    wait_until(
-        lambda: Conversation.objects.filter(
-            pk=conversation.pk, agent_delivered_sequence__gte=F("last_sequence")
-        ).exists(),
-        what="the agent's panel to subscribe",
-    )
 
 
 def state_of(conversation) -> str:
@@ -74,11 +31,6 @@ def state_of(conversation) -> str:
 
 def wait_state(conversation, state: str, timeout: float = 10) -> None:
     wait_until(lambda: state_of(conversation) == state, timeout=timeout, what=f"state {state}")
-
-
-def send(composer, text: str) -> None:
-    composer.fill(text)
-    composer.press("Enter")
 
 
 def bodies(scope):
@@ -126,7 +78,7 @@ def test_customer_starts_chat_from_demo_and_talks_live_with_agent(
     title = f"Visitor {conversation.visitor_id}"
     accept_offer(agent_page, conversation)
     expect(frame.locator(".message__notice", has_text="Anna joined the chat")).to_be_visible()
-    expect(agent_page.locator("h1")).to_have_text(title)
+    expect(agent_page.locator(".session-header h1")).to_have_text(title)
     expect(agent_page.locator(".comm-panel__header h2")).to_have_text(title)
 
     composer = frame.get_by_label("Your message")
@@ -196,7 +148,7 @@ def test_agent_ends_chat_and_widget_offers_a_new_one(new_page, agent, chat_works
     expect(frame.get_by_role("button", name="Start a new chat")).to_be_visible()
     expect(frame.get_by_label("Your message")).to_be_hidden()
     expect(frame.get_by_role("button", name="End chat")).to_be_hidden()
-    expect(agent_page.locator(".page-header .badge-wrap_up")).to_be_visible()
+    expect(agent_page.locator(".session-header .badge-wrap_up")).to_be_visible()
     screenshot(customer, "customer")
     frame.get_by_role("button", name="Start a new chat").click()
     expect(frame.get_by_role("button", name="Start chat")).to_be_visible()
@@ -319,7 +271,7 @@ def test_persistent_chat_waits_for_the_returning_customer(new_page, agent, chat_
     screenshot(customer, "returned")
 
     agent_page.get_by_role("button", name="End", exact=True).click()
-    expect(agent_page.locator(".page-header .badge-wrap_up")).to_be_visible()
+    expect(agent_page.locator(".session-header .badge-wrap_up")).to_be_visible()
     agent_page.get_by_role("button", name="Close session").click()
     agent_page.wait_for_url("**/agent/")
     wait_state(conversation, "closed")
@@ -441,7 +393,7 @@ def test_payloads_show_as_text_on_both_sides(
     offer = agent_page.locator(f'.offer[data-offer="{conversation.pk}"]')
     expect(offer.locator(".offer-title")).to_have_text(name, timeout=15_000)
     accept_offer(agent_page, conversation)
-    expect(agent_page.locator("h1")).to_have_text(name)
+    expect(agent_page.locator(".session-header h1")).to_have_text(name)
     expect(agent_page.locator(".comm-panel__header h2")).to_have_text(name)
 
     composer, reply = frame.get_by_label("Your message"), agent_page.get_by_label("Reply to the customer")

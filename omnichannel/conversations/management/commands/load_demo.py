@@ -28,6 +28,7 @@ from omnichannel.conversations.models import (
 )
 from omnichannel.conversations.roles import ADMINISTRATOR, AGENT, SUPERVISOR, ensure_roles
 from omnichannel.conversations.states import Channel
+from omnichannel.knowledge.models import Article
 
 # (username, password, first name, last name, role, capacity)
 DEMO_USERS = [
@@ -47,6 +48,53 @@ CANNED_RESPONSES = [
     ("Goodbye", "Thanks for chatting with us. Have a great day!"),
 ]
 
+# (slug, title, keywords, body): the knowledge base agents search and link in chats (KB-1).
+ARTICLES = [
+    (
+        "refund-a-double-charge",
+        "Refund a double charge",
+        "charged twice, duplicate payment, money back",
+        "If a card was charged twice for one order, the second charge is usually a reservation that "
+        "the bank releases within 5 working days.\n\nIf it is still there after 5 days, we refund it: "
+        "open the invoice in My account and choose Request refund, or ask us in the chat.",
+    ),
+    (
+        "track-your-order",
+        "Track your order",
+        "parcel, shipment, where is my order, delivery status",
+        "Every order gets a tracking link by email when it leaves our warehouse.\n\nOpen My account, "
+        "choose Orders and select the order to see where the parcel is.",
+    ),
+    (
+        "delivery-times",
+        "Delivery times and costs",
+        "shipping, how long, express",
+        "Standard delivery takes 2 to 4 working days and is free above 50 EUR. Express delivery arrives "
+        "the next working day when ordered before 14:00.",
+    ),
+    (
+        "return-an-item",
+        "Return an item",
+        "send back, exchange, return label",
+        "You can return items within 30 days. Print the return label from My account, pack the item "
+        "and drop it at any parcel shop. The refund follows within 5 days of our receiving it.",
+    ),
+    (
+        "reset-your-password",
+        "Reset your password",
+        "log in, sign in, forgot password, locked out",
+        "Choose Forgot password on the sign-in page and enter your email address. The link we send "
+        "is valid for one hour.",
+    ),
+    (
+        "change-invoice-address",
+        "Change the address on an invoice",
+        "billing address, company name, VAT number",
+        "Invoices can be reissued with a new address or VAT number within 3 months. Send us the invoice "
+        "number and the new details in the chat.",
+    ),
+]
+
 
 class Command(BaseCommand):
     help = "Load demo users, configuration and conversations (safe to run again)."
@@ -59,6 +107,7 @@ class Command(BaseCommand):
             ensure_roles()
             users = self._users()
             workstreams = self._configuration(users)
+            self._articles()
             if not Conversation.objects.exists():
                 self._conversations(users, workstreams)
         self._print_logins(base_url.rstrip("/"))
@@ -127,6 +176,12 @@ class Command(BaseCommand):
             CannedResponse.objects.get_or_create(title=title, defaults={"body": body})
         return workstreams
 
+    def _articles(self) -> None:
+        for slug, title, keywords, body in ARTICLES:
+            Article.objects.get_or_create(
+                slug=slug, defaults={"title": title, "keywords": keywords, "body": body, "published": True}
+            )
+
     def _conversations(self, users: dict, workstreams: dict) -> None:
         acme = Account.objects.create(name="Acme A/S")
         mette = Contact.objects.create(first_name="Mette", last_name="Larsen", email="mette@example.com", account=acme)
@@ -146,6 +201,9 @@ class Command(BaseCommand):
         actions.message_post(
             conversation=chat, sender_role=SenderRole.AGENT, sender=agent1, body="Sorry to hear that, let me check."
         )
+
+        # The invoice case goes to the billing back office as a record work item (MSG-2).
+        actions.case_route(case=invoice, actor=agent1, workstream=workstreams["Cases"])
 
         # Wrap-up with agent2.
         sms = actions.conversation_create(workstream=workstreams["SMS"], contact=jukka)

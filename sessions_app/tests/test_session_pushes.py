@@ -1,0 +1,47 @@
+"""The agent's socket keeps the session panel live (SES-7, SES-8): it follows the conversations
+the agent has sessions for and pushes the same session-panel partial the page renders."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+
+from omnichannel.conversations import actions
+from omnichannel.conversations.models import SenderRole
+from omnichannel.websockets import websocket_urlpatterns
+from sessions_app import actions as session_actions
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def receive_until(socket, needle: str, timeout: float = 5) -> str:
+    """Pushes arrive in order but not only ours: read until one carries `needle`."""
+    while True:
+        html = await socket.receive_from(timeout=timeout)
+        if needle in html:
+            return html
+
+
+def test_a_customer_message_pushes_the_unread_count_of_a_session_not_in_focus(agent, active_chat, active_sms):
+    """SES-8: a customer writing in a session not in focus updates its unread count live; a
+    session opened after the socket connected is followed too."""
+
+    async def scenario():
+        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
+        socket.scope["user"] = agent
+        assert (await socket.connect())[0]
+        await database_sync_to_async(session_actions.session_open)(agent=agent, conversation=active_chat)
+        await receive_until(socket, 'id="session-panel"')
+        await database_sync_to_async(session_actions.session_open)(agent=agent, conversation=active_sms)
+        await receive_until(socket, 'data-session="')
+        post = database_sync_to_async(actions.message_post)
+        await post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="Anyone there?")
+        html = await receive_until(socket, "data-unread")
+        assert f"{active_chat.title}. 1 new update in your conversation" in html
+        await post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="This is awful and I hate it.")
+        html = await receive_until(socket, "data-sentiment-alert")
+        assert "It&#x27;s important that you are very attentive in your conversation." in html
+        await socket.disconnect()
+
+    async_to_sync(scenario)()

@@ -1,0 +1,244 @@
+"""Sessions through their actions and views: opening, switching, closing, drafts (SES-1 … SES-9)."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from omnichannel.conversations import actions
+from omnichannel.conversations.errors import ConversationError, InvalidInput, NotPermitted
+from omnichannel.conversations.models import Case, Contact, Message, SenderRole
+from omnichannel.conversations.states import Channel, State
+from sessions_app import actions as session_actions
+from sessions_app.models import AgentSession
+from sessions_app.selectors import workspace_sessions
+
+HTMX = {"HX-Request": "true"}
+
+
+def customer_writes(conversation, body="Hello?"):
+    actions.message_post(conversation=conversation, sender_role=SenderRole.CUSTOMER, body=body)
+
+
+def test_accept_starts_a_session_with_active_conversation_and_knowledge_tabs(client, agent, open_chat):
+    """SES-3: accepting starts the conversation's session, focused, with the Active conversation
+    and Knowledge base search application tabs; the workspace shows it."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    client.force_login(agent)
+    response = client.post(reverse("sessions_app:accept", args=[open_chat.pk]), headers=HTMX)
+    assert response.headers["HX-Redirect"] == "/agent/"
+    session = AgentSession.objects.get(agent=agent)
+    assert (session.conversation, session.focused) == (open_chat, True)
+    assert session.tabs == ["active_conversation", "knowledge_search"]
+    assert session.active_tab == "active_conversation"
+
+
+def test_pick_starts_a_session(client, agent, open_chat):
+    """SES-2, SES-3: Pick on an Open work item starts its session."""
+    client.force_login(agent)
+    client.post(reverse("sessions_app:pick", args=[open_chat.pk]), headers=HTMX)
+    assert AgentSession.objects.get(agent=agent).conversation == open_chat
+
+
+def test_open_work_items_need_picking_and_others_conversations_stay_closed(agent, other_agent, open_chat, active_chat):
+    """SES-2, SEC-1: Open work items are picked, not opened; a colleague's conversation never opens."""
+    with pytest.raises(NotPermitted):
+        session_actions.session_open(agent=other_agent, conversation=active_chat)
+    assert not AgentSession.objects.exists()
+
+
+def test_opening_twice_focuses_the_same_session(agent, active_chat):
+    first = session_actions.session_open(agent=agent, conversation=active_chat)
+    again = session_actions.session_open(agent=agent, conversation=active_chat)
+    assert first.pk == again.pk and AgentSession.objects.count() == 1
+
+
+def test_switching_moves_the_focus_and_home_is_no_session(agent, active_chat, active_sms):
+    """SES-1: one session has the focus; Home has it when none does."""
+    chat = session_actions.session_open(agent=agent, conversation=active_chat)
+    sms = session_actions.session_open(agent=agent, conversation=active_sms)
+    assert list(AgentSession.objects.filter(focused=True)) == [sms]
+    session_actions.session_focus(agent=agent, session=chat)
+    assert list(AgentSession.objects.filter(focused=True)) == [chat]
+    session_actions.session_focus(agent=agent, session=None)
+    assert not AgentSession.objects.filter(focused=True).exists()
+
+
+def test_unread_counts_customer_messages_outside_the_focus_and_focus_clears(agent, active_chat, active_sms):
+    """SES-8: messages to a session not in focus count as unread; focusing it clears the count."""
+    chat = session_actions.session_open(agent=agent, conversation=active_chat)
+    session_actions.session_open(agent=agent, conversation=active_sms)
+    for n in range(11):
+        customer_writes(active_chat, f"message {n}")
+    customer_writes(active_sms, "focused, so read")
+    items = {item.session.conversation_id: item for item in workspace_sessions(agent)}
+    assert (items[active_chat.pk].unread, items[active_chat.pk].unread_badge) == (11, "9+")
+    assert items[active_sms.pk].unread == 0
+    session_actions.session_focus(agent=agent, session=chat)
+    items = {item.session.conversation_id: item for item in workspace_sessions(agent)}
+    assert items[active_chat.pk].unread == 0
+    # What came while the SMS session had the focus was seen there.
+    assert items[active_sms.pk].unread == 0
+
+
+def test_sentiment_alert_at_the_workstreams_threshold(agent, active_chat):
+    """SES-7: a session whose sentiment reaches the threshold shows the alert with its tooltip."""
+    session_actions.session_open(agent=agent, conversation=active_chat)
+    customer_writes(active_chat, "This is terrible, awful, the worst service ever. I hate it.")
+    (item,) = workspace_sessions(agent)
+    assert item.alert
+    assert item.alert_tooltip == f"{item.title}. It's important that you are very attentive in your conversation."
+
+
+@pytest.mark.parametrize(
+    ("fixture", "end_first", "persistent", "moved_to"),
+    [
+        ("active_chat", False, False, State.OPEN),  # ST-4
+        ("active_chat", False, True, State.WAITING),  # ST-24
+        ("active_sms", False, False, State.WAITING),  # ST-5
+        ("active_chat", True, False, State.CLOSED),  # ST-8
+    ],
+)
+def test_closing_a_session_moves_the_conversation_by_its_kind(request, agent, fixture, end_first, persistent, moved_to):
+    """SES-5: closing the session moves the conversation as section 1 says for its kind."""
+    conversation = request.getfixturevalue(fixture)
+    if persistent:
+        conversation.workstream.persistent_chat = True
+        conversation.workstream.save()
+    if end_first:
+        actions.conversation_end(conversation=conversation, agent=agent)
+    session = session_actions.session_open(agent=agent, conversation=conversation)
+    session_actions.session_close(agent=agent, session=session)
+    conversation.refresh_from_db()
+    assert conversation.state == moved_to
+    assert not AgentSession.objects.exists()
+
+
+def test_closing_a_record_session_with_an_active_case_is_refused(agent, make_workstream, make_conversation):
+    """SES-5, ST-6, ST-13: a record's session closes its work item only once the case is resolved;
+    before that the refusal says why and the session stays."""
+    case = Case.objects.create(title="Broken tent pole")
+    record = make_conversation(make_workstream(Channel.CASE), case=case)
+    actions.conversation_pick(conversation=record, agent=agent)
+    session = session_actions.session_open(agent=agent, conversation=record)
+    with pytest.raises(ConversationError, match="Active"):
+        session_actions.session_close(agent=agent, session=session)
+    assert AgentSession.objects.filter(pk=session.pk).exists()
+    actions.case_resolve(case=case, actor=agent)
+    session_actions.session_close(agent=agent, session=session)
+    record.refresh_from_db()
+    assert record.state == State.CLOSED
+
+
+def test_case_and_contact_sessions_open_their_record_tab(agent, other_agent, make_conversation, sms_workstream):
+    """SES-2, SEC-1: a case or contact of the agent's conversations starts its own session
+    showing its record; a colleague cannot open them."""
+    case = Case.objects.create(title="Refund")
+    contact = Contact.objects.create(first_name="Kenny", last_name="Smith")
+    actions.conversation_pick(conversation=make_conversation(sms_workstream, contact=contact, case=case), agent=agent)
+    for target in ({"case": case}, {"contact": contact}):
+        with pytest.raises(NotPermitted):
+            session_actions.session_open(agent=other_agent, **target)
+    case_session = session_actions.session_open(agent=agent, case=case)
+    contact_session = session_actions.session_open(agent=agent, contact=contact)
+    assert case_session.tabs == [f"case:{case.pk}"] and contact_session.tabs == [f"contact:{contact.pk}"]
+    assert [item.title for item in workspace_sessions(agent)] == ["Refund", "Kenny Smith"]
+    assert [item.icon for item in workspace_sessions(agent)] == ["Re", "Ke"]
+
+
+def test_drafts_are_kept_per_session_and_bad_ones_change_nothing(client, agent, active_chat):
+    """SES-4: unsaved fields are stored as typed; a malformed draft is refused and nothing changes."""
+    session = session_actions.session_open(agent=agent, conversation=active_chat)
+    client.force_login(agent)
+    url = reverse("sessions_app:session_drafts", args=[session.pk])
+    ok = client.post(url, {"drafts": json.dumps({"case-new": {"title": "Tent pole"}})})
+    assert ok.status_code == 204
+    for bad in ("not json", json.dumps({"case-new": {"title": 5}}), json.dumps(["x"]), json.dumps({"": {}})):
+        response = client.post(url, {"drafts": bad})
+        assert response.status_code == 400 and response.content
+    session.refresh_from_db()
+    assert session.draft == {"case-new": {"title": "Tent pole"}}
+    client.post(url, {"drafts": json.dumps({"case-new": None})})
+    session.refresh_from_db()
+    assert session.draft == {}
+
+
+def test_tabs_open_and_close_per_session(agent, active_chat, active_sms):
+    """SES-9: each session keeps its own application tabs; the first tab stays."""
+    chat = session_actions.session_open(agent=agent, conversation=active_chat)
+    sms = session_actions.session_open(agent=agent, conversation=active_sms)
+    case = Case.objects.create(title="Refund")
+    chat = session_actions.session_tab_open(agent=agent, session=chat, tab=f"case:{case.pk}")
+    assert chat.tabs[-1] == f"case:{case.pk}" and chat.active_tab == f"case:{case.pk}"
+    sms.refresh_from_db()
+    assert f"case:{case.pk}" not in sms.tabs
+    with pytest.raises(InvalidInput):
+        session_actions.session_tab_open(agent=agent, session=chat, tab="settings")
+    with pytest.raises(ConversationError):
+        session_actions.session_tab_close(agent=agent, session=chat, tab="active_conversation")
+    chat = session_actions.session_tab_close(agent=agent, session=chat, tab=f"case:{case.pk}")
+    assert chat.tabs == ["active_conversation", "knowledge_search"]
+
+
+def test_another_agents_session_is_not_found(client, agent, other_agent, active_chat):
+    """SEC-1: an agent reaches only their own sessions."""
+    session = session_actions.session_open(agent=agent, conversation=active_chat)
+    client.force_login(other_agent)
+    for name in ("session_focus", "session_close", "session_tab", "session_drafts"):
+        assert client.post(reverse(f"sessions_app:{name}", args=[session.pk]), headers=HTMX).status_code == 404
+    assert AgentSession.objects.filter(pk=session.pk).exists()
+
+
+def test_closing_in_the_communication_panel_closes_the_session(client, agent, active_chat):
+    """SES-5: Close session in the communication panel also takes the session off the panel."""
+    session_actions.session_open(agent=agent, conversation=active_chat)
+    client.force_login(agent)
+    client.post(reverse("sessions_app:close_session", args=[active_chat.pk]), headers=HTMX)
+    active_chat.refresh_from_db()
+    assert active_chat.state == State.OPEN and not AgentSession.objects.exists()
+
+
+def test_opening_a_session_counts_what_is_there_as_seen(agent, active_chat):
+    """SES-8: a session opens with nothing unread: the agent sees the transcript."""
+    customer_writes(active_chat)
+    session = session_actions.session_open(agent=agent, conversation=active_chat)
+    session.refresh_from_db()
+    assert session.seen_sequence == Message.objects.filter(conversation=active_chat).count()
+
+
+@pytest.mark.parametrize("target", ["", "case", "case:abc", "conversation:999999", "settings:1", "contact:-1"])
+def test_opening_a_session_for_nothing_is_explained(client, agent, target):
+    """SES-2: a malformed or unknown target is refused with a clear message; nothing opens."""
+    client.force_login(agent)
+    response = client.post(reverse("sessions_app:session_open"), {"target": target}, headers=HTMX)
+    assert "Choose a conversation, case or contact to open." in response.content.decode()
+    assert not AgentSession.objects.exists()
+
+
+def test_a_conversation_taken_from_the_agent_shows_nothing_in_their_session(
+    client, agent, other_agent, supervisor, active_sms, other_queue
+):
+    """SEC-1, SES-5: after a transfer the agent's session stays until closed but shows neither
+    transcript nor tabs; closing it moves nothing."""
+    actions.message_post(conversation=active_sms, sender_role=SenderRole.CUSTOMER, body="Secret order 42")
+    session = session_actions.session_open(agent=agent, conversation=active_sms)
+    actions.conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
+    other_queue.members.add(other_agent)
+    actions.conversation_pick(conversation=active_sms, agent=other_agent)
+    client.force_login(agent)
+    page = client.get(reverse("sessions_app:home")).content.decode()
+    assert "This conversation is no longer yours" in page and "Secret order 42" not in page
+    session_actions.session_close(agent=agent, session=session)
+    active_sms.refresh_from_db()
+    assert active_sms.state == State.ACTIVE and active_sms.primary_agent == other_agent
+
+
+def test_open_on_a_waiting_work_item_resumes_it(agent, active_sms):
+    """SES-2, ST-10: Open on a Waiting conversation in My work items resumes it to Active."""
+    session = session_actions.session_open(agent=agent, conversation=active_sms)
+    session_actions.session_close(agent=agent, session=session)
+    active_sms.refresh_from_db()
+    assert active_sms.state == State.WAITING
+    session_actions.session_open(agent=agent, conversation=active_sms)
+    active_sms.refresh_from_db()
+    assert active_sms.state == State.ACTIVE and AgentSession.objects.filter(conversation=active_sms).exists()

@@ -1,0 +1,255 @@
+/* The agent workspace in the browser: the session panel's collapsed state (SES-1), session
+   links (SES-2), the close confirmation (SES-5), application tabs (SES-9), unsaved changes kept
+   on the server as the agent types (SES-4) and keyboard shortcuts (A11Y-1). The server renders
+   everything; this only sends requests and toggles what is already on the page. */
+(function () {
+  "use strict";
+  const PANEL_KEY = "omnichannel.sessionPanel";
+  const DRAFT_DELAY_MS = 300;
+  const root = document.documentElement;
+
+  // --- session panel: expanded by default, the hamburger toggles, the choice is remembered
+  function setCollapsed(collapsed) {
+    root.classList.toggle("session-panel-collapsed", collapsed);
+    try { localStorage.setItem(PANEL_KEY, collapsed ? "collapsed" : "expanded"); } catch (e) { /* memory only */ }
+    syncToggle();
+  }
+  function syncToggle() {
+    const toggle = document.querySelector("[data-session-panel-toggle]");
+    if (toggle) toggle.setAttribute("aria-expanded", String(!root.classList.contains("session-panel-collapsed")));
+  }
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-session-panel-toggle]")) setCollapsed(!root.classList.contains("session-panel-collapsed"));
+  });
+  document.addEventListener("htmx:afterSettle", syncToggle);
+  document.addEventListener("htmx:oobAfterSwap", syncToggle);
+  syncToggle();
+
+  // --- opening sessions and tabs from links (SES-2, SES-9)
+  function paneSession() {
+    const pane = document.getElementById("session-pane");
+    return pane && pane.dataset.sessionId ? pane : null;
+  }
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest("[data-session-open]");
+    const tabber = event.target.closest("[data-open-tab]");
+    // Shift+click on a case or contact starts its own session (also from a link that would
+    // open it as a tab); on Home any click on one does.
+    const record = opener ? opener.dataset.sessionOpen
+      : tabber && event.shiftKey && /^(case|contact):\d+$/.test(tabber.dataset.openTab) ? tabber.dataset.openTab : null;
+    if (record && (event.shiftKey || !paneSession())) {
+      event.preventDefault();
+      flushDrafts();
+      htmx.ajax("POST", document.querySelector("[data-workspace]").dataset.openUrl, {
+        source: opener || tabber, target: "#session-pane", swap: "outerHTML", values: { target: record },
+      });
+      return;
+    }
+    if (tabber && paneSession()) {
+      event.preventDefault();
+      flushDrafts();
+      htmx.ajax("POST", paneSession().dataset.tabsUrl, {
+        source: tabber, target: "#session-pane", swap: "outerHTML", values: { tab: tabber.dataset.openTab },
+      });
+      return;
+    }
+    const tab = event.target.closest('[role="tab"][data-tab]');
+    if (tab) showTab(tab);
+  });
+  function showTab(tab) {
+    const strip = tab.closest('[role="tablist"]');
+    strip.querySelectorAll('[role="tab"]').forEach((other) => {
+      const selected = other === tab;
+      other.setAttribute("aria-selected", String(selected));
+      other.tabIndex = selected ? 0 : -1;
+      other.closest(".app-tab").classList.toggle("is-active", selected);
+      const panel = document.getElementById(other.getAttribute("aria-controls"));
+      if (panel) panel.hidden = !selected;
+    });
+  }
+
+  // Arrow keys move between application tabs, Home and End to the first and last (WAI-ARIA tabs).
+  document.addEventListener("keydown", (event) => {
+    const tab = event.target.closest && event.target.closest('[role="tab"][data-tab]');
+    if (!tab || !["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) return;
+    const all = [...tab.closest('[role="tablist"]').querySelectorAll('[role="tab"]')];
+    const rtl = getComputedStyle(tab).direction === "rtl";
+    const step = { ArrowRight: rtl ? -1 : 1, ArrowLeft: rtl ? 1 : -1 }[event.key];
+    const index = event.key === "Home" ? 0 : event.key === "End" ? all.length - 1
+      : (all.indexOf(tab) + step + all.length) % all.length;
+    event.preventDefault();
+    all[index].focus();
+    all[index].click();
+  });
+
+  // --- the dashboard's "…" menus (SES-2)
+  function closeMenus(except) {
+    document.querySelectorAll("[data-menu-toggle][aria-expanded=true]").forEach((toggle) => {
+      if (toggle === except) return;
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.nextElementSibling.hidden = true;
+    });
+  }
+  document.addEventListener("click", (event) => {
+    const toggle = event.target.closest("[data-menu-toggle]");
+    closeMenus(toggle);
+    if (!toggle) return;
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.nextElementSibling.hidden = !open;
+    if (open) toggle.nextElementSibling.querySelector('[role="menuitem"]').focus();
+  });
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeMenus(null); });
+
+  // --- close confirmation (SES-5): htmx asks, our dialog answers
+  const dialog = document.getElementById("confirm-dialog");
+  document.addEventListener("htmx:confirm", (event) => {
+    if (!event.detail.question || !dialog) return;
+    event.preventDefault();
+    dialog.querySelector("#confirm-dialog-text").textContent = event.detail.question;
+    dialog.returnValue = "";
+    dialog.addEventListener("close", () => {
+      if (dialog.returnValue === "confirm") { flushDrafts(); event.detail.issueRequest(true); }
+    }, { once: true });
+    dialog.showModal();
+    dialog.querySelector('[value="confirm"]').focus();
+  });
+
+  // --- unsaved changes (SES-4): every named field of a form[data-draft] goes to the server as
+  // the agent types, and comes back whenever the form is loaded again.
+  let drafts = {};
+  let pending = {};
+  let timer = null;
+  function readDrafts() {
+    const script = document.getElementById("session-drafts");
+    drafts = script ? JSON.parse(script.textContent) : {};
+  }
+  function formFields(form) {
+    const fields = {};
+    for (const el of form.elements) {
+      if (!el.name || el.type === "submit" || el.type === "button" || el.type === "hidden" || el.type === "file") continue;
+      if ((el.type === "checkbox" || el.type === "radio") && !el.checked) continue;
+      fields[el.name] = el.value;
+    }
+    return fields;
+  }
+  function restore(scope) {
+    scope.querySelectorAll("form[data-draft]").forEach((form) => {
+      const saved = drafts[form.dataset.draft];
+      if (!saved) return;
+      for (const el of form.elements) {
+        if (!el.name || !(el.name in saved)) continue;
+        if (el.type === "checkbox" || el.type === "radio") el.checked = saved[el.name] === el.value;
+        else el.value = saved[el.name];
+      }
+    });
+  }
+  function queue(form, fields) {
+    const pane = paneSession();
+    if (!pane) return;
+    pending[form] = fields;
+    drafts[form] = fields;
+    clearTimeout(timer);
+    timer = setTimeout(flushDrafts, DRAFT_DELAY_MS);
+  }
+  function flushDrafts() {
+    clearTimeout(timer);
+    const pane = paneSession();
+    if (!pane || !Object.keys(pending).length) return;
+    const body = new URLSearchParams({ drafts: JSON.stringify(pending) });
+    pending = {};
+    fetch(pane.dataset.draftsUrl, {
+      method: "POST", body: body, keepalive: true, credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken() },
+    });
+  }
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+  document.addEventListener("input", (event) => {
+    const form = event.target.closest && event.target.closest("form[data-draft]");
+    if (form && event.target.name) queue(form.dataset.draft, formFields(form));
+  });
+  document.addEventListener("change", (event) => {
+    const form = event.target.closest && event.target.closest("form[data-draft]");
+    if (form && event.target.name) queue(form.dataset.draft, formFields(form));
+  });
+  // Saved: the draft has done its job. (Before the swap: a form replaced by its answer is
+  // detached by the time later events fire, and those no longer reach the document.)
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const form = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (form && form.matches && form.matches("form[data-draft]") && event.detail.xhr.status < 300) {
+      delete drafts[form.dataset.draft];
+      pending[form.dataset.draft] = null;
+      flushDrafts();
+    }
+  });
+  // Leaving the session (switch, close, open another) sends what is pending first.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (event.detail.elt.closest && event.detail.elt.closest("#session-panel, [data-session-open], .menu")) flushDrafts();
+  });
+  window.addEventListener("pagehide", flushDrafts);
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (event.detail.elt.id === "session-pane" || event.detail.target && event.detail.target.id === "session-pane") readDrafts();
+    restore(event.detail.elt);
+  });
+  readDrafts();
+  restore(document);
+
+  // --- the focused session's conversation changed (its header was pushed): live tabs reload,
+  // unless the agent is working in one; unsaved fields come back from the drafts.
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    if (!/^session-header-/.test(event.detail.target.id || "")) return;
+    document.querySelectorAll("#session-pane [data-live-tab]").forEach((panel) => {
+      if (panel.contains(document.activeElement)) return;
+      flushDrafts();
+      htmx.trigger(panel, "conversation-changed");
+    });
+  });
+
+  // --- keyboard (A11Y-1): Alt+Shift with a digit or letter, by physical key so layouts agree.
+  const help = document.getElementById("shortcuts-help");
+  function typing(target) {
+    return target.closest && target.closest("input, textarea, select, [contenteditable]");
+  }
+  function sessionButton(n) {
+    return document.querySelectorAll("#session-list .session__switch")[n];
+  }
+  document.addEventListener("keydown", (event) => {
+    if (event.altKey && event.shiftKey && !event.ctrlKey && !event.metaKey) {
+      const digit = /^Digit([1-9])$/.exec(event.code);
+      let handled = true;
+      if (digit) {
+        const button = sessionButton(Number(digit[1]));
+        if (button) button.click();
+      } else if (event.code === "KeyH") {
+        sessionButton(0).click();
+      } else if (event.code === "KeyA") {
+        const accept = document.querySelector("#offers [data-accept]");
+        if (accept) accept.click();
+      } else if (event.code === "KeyC") {
+        const composer = document.getElementById("composer");
+        if (composer) composer.focus();
+      } else if (event.code === "KeyB") {
+        setCollapsed(!root.classList.contains("session-panel-collapsed"));
+      } else {
+        handled = false;
+      }
+      if (handled) event.preventDefault();
+      return;
+    }
+    if (event.key === "?" && !typing(event.target) && help && !help.open) {
+      event.preventDefault();
+      help.showModal();
+    }
+  });
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-shortcuts-open]") && help) help.showModal();
+  });
+  // After a switch the focus would be lost with the removed button: put it on the new session's.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (!(event.detail.target && event.detail.target.id === "session-pane")) return;
+    const current = document.querySelector('#session-list [aria-current="page"]');
+    if (current && (document.activeElement === document.body || !document.activeElement)) current.focus();
+  });
+})();
