@@ -150,6 +150,9 @@ VERBS = {
     Action.TRANSFER_REJECT: _("reject the transfer"),
     Action.TRANSFER_TIMEOUT: _("time out the transfer"),
     Action.FORCE_CLOSE: _("force close it"),
+    Action.CASE_CREATE: _("create a case for it"),
+    Action.CASE_LINK: _("link a case to it"),
+    Action.CASE_UPDATE: _("update its case"),
 }
 
 

@@ -67,6 +67,19 @@ def accept_offer(agent_page, conversation):
     )
 
 
+def state_of(conversation) -> str:
+    return Conversation.objects.values_list("state", flat=True).get(pk=conversation.pk)
+
+
+def wait_state(conversation, state: str, timeout: float = 10) -> None:
+    wait_until(lambda: state_of(conversation) == state, timeout=timeout, what=f"state {state}")
+
+
+def bodies(scope):
+    """The message bodies of a transcript, in the widget or the communication panel."""
+    return scope.locator(".message__body")
+
+
 def send(composer, text: str) -> None:
     composer.fill(text)
     composer.press("Enter")

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from omnichannel.conversations import actions
 from omnichannel.conversations.models import Case, CaseStatus, Conversation, Message, SenderRole
 from omnichannel.conversations.states import Channel, State
-from omnichannel.widget.tests.test_browser import agent_at_home, open_widget, start_chat, wait_until
+from omnichannel.testing.browser import agent_at_home, open_widget, start_chat, wait_until
 from sessions_app import actions as session_actions
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from omnichannel.conversations.models import AgentConnection, Conversation
 from omnichannel.conversations.roles import SUPERVISOR
+from omnichannel.testing.browser import accept_offer
 from omnichannel.testing.fixtures import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -80,10 +81,7 @@ def test_dashboard_updates_live_and_filters(new_page, make_agent, agent, chat_wo
     expect(dashboard).to_have_attribute("data-live", "on", timeout=LIVE)
 
     # The customer ends the chat: Wrap-up shows live.
-    agent_page.locator(f'.offer[data-offer="{conversation.pk}"]').get_by_role("button", name="Accept").click(
-        timeout=LIVE
-    )
-    agent_page.wait_for_url(f"**/conversations/{conversation.pk}/")
+    accept_offer(agent_page, conversation)
     customer.on("dialog", lambda dialog: dialog.accept())
     frame.get_by_role("button", name="End chat").click()
     expect(row).to_have_attribute("data-state", "wrap_up", timeout=LIVE)

@@ -8,8 +8,7 @@ from playwright.sync_api import expect
 
 from omnichannel.conversations.models import Conversation, ConversationEvent
 from omnichannel.conversations.roles import SUPERVISOR
-from omnichannel.testing.fixtures import log_in
-from omnichannel.widget.tests.test_browser import (
+from omnichannel.testing.browser import (
     accept_offer,
     agent_at_home,
     bodies,
@@ -19,6 +18,7 @@ from omnichannel.widget.tests.test_browser import (
     wait_state,
     wait_until,
 )
+from omnichannel.testing.fixtures import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 LIVE = 15_000
@@ -85,6 +85,9 @@ def test_supervisor_monitors_joins_writes_leaves_and_force_closes(new_page, agen
     expect(agent_page.locator(".message__notice", has_text=left)).to_be_visible(timeout=LIVE)
     expect(board.get_by_label("Write to customer and agent")).to_have_count(0)
 
+    # Leave reloaded the page: the link opens the dialog once htmx has loaded (before, it opens
+    # the same confirmation as a page of its own).
+    board.wait_for_function("() => window.htmx && document.readyState === 'complete'")
     board.get_by_role("link", name="Force close").click()
     dialog = board.locator("#supervisor-dialog")
     expect(dialog).to_contain_text("told that a supervisor ended it", timeout=LIVE)
@@ -131,7 +134,8 @@ def test_supervisor_transfers_and_the_second_agent_accepts(
     expect(offer).to_contain_text("Transfer from a supervisor", timeout=LIVE)
     screenshot(second_page, "transfer-offer")
     offer.get_by_role("button", name="Accept").click()
-    second_page.wait_for_url(f"**/conversations/{conversation.pk}/")
+    # The accepted transfer starts the conversation's session in the second agent's workspace.
+    expect(second_page.locator(f'#session-pane[data-conversation-id="{conversation.pk}"]')).to_be_visible(timeout=LIVE)
     expect(frame.locator(".message__notice", has_text="Bo joined the chat")).to_be_visible(timeout=LIVE)
     expect(board.locator("[data-transfer-status]")).to_contain_text("Transfer accepted", timeout=LIVE)
 

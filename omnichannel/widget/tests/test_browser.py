@@ -16,25 +16,16 @@ from omnichannel.testing.browser import (
     WIDGET,
     accept_offer,
     agent_at_home,
+    bodies,
     open_widget,
     send,
     start_chat,
+    state_of,
+    wait_state,
     wait_until,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def state_of(conversation) -> str:
-    return Conversation.objects.values_list("state", flat=True).get(pk=conversation.pk)
-
-
-def wait_state(conversation, state: str, timeout: float = 10) -> None:
-    wait_until(lambda: state_of(conversation) == state, timeout=timeout, what=f"state {state}")
-
-
-def bodies(scope):
-    return scope.locator(".message__body")
 
 
 def widget_frame(page):
