@@ -38,9 +38,13 @@ run: install
 	$(PY) manage.py load_demo --base-url http://$(HOST):$(PORT)
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
+# Two workers: browser and server tests spend much of their time waiting, so even two cores
+# run two of them at once (each worker has its own test database and channel-layer prefix).
+TEST_WORKERS ?= 2
+
 test: install-dev
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles .pytest_cache .hypothesis
