@@ -74,6 +74,9 @@ def test_supervisor_monitors_joins_writes_leaves_and_force_closes(new_page, agen
     joined = "Sofie (supervisor) joined the chat"
     expect(frame.locator(".message__notice", has_text=joined)).to_be_visible(timeout=LIVE)
     expect(agent_page.locator(".message__notice", has_text=joined)).to_be_visible(timeout=LIVE)
+    # Join reloaded the page: write once its scripts have run (before, Enter only adds a line).
+    expect(board.get_by_label("Write to customer and agent")).to_be_visible(timeout=LIVE)
+    board.wait_for_function("() => window.htmx && document.readyState === 'complete'")
     send(board.get_by_label("Write to customer and agent"), "Hello, I am the supervisor; we will fix this.")
     expect(bodies(frame).last).to_have_text("Hello, I am the supervisor; we will fix this.", timeout=LIVE)
     expect(bodies(agent_page).last).to_have_text("Hello, I am the supervisor; we will fix this.", timeout=LIVE)
