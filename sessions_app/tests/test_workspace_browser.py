@@ -52,6 +52,8 @@ def customer_chat(new_page, agent_page):
     )
     title = f"Visitor {conversation.visitor_id}"
     expect(session_item(agent_page, title)).to_have_class(re.compile(r"\bis-focused\b"), timeout=TIMEOUT)
+    # Accept reloads the workspace: its scripts run once the new page has loaded.
+    agent_page.wait_for_load_state("load")
     expect(agent_page.get_by_label("Reply to the customer")).to_be_visible(timeout=TIMEOUT)
     expect(frame.locator(".message__notice", has_text="joined the chat")).to_be_visible(timeout=TIMEOUT)
     return frame, conversation
@@ -145,6 +147,7 @@ def test_dashboard_streams_menus_and_shift_click(new_page, agent, make_workstrea
     expect(menu(streams["Open work items"], waiting.title)).to_have_text(["Pick"])
     streams["Open work items"].get_by_role("menuitem", name="Pick").click()
     expect(page.locator(".session-header h1")).to_have_text(waiting.title, timeout=TIMEOUT)
+    page.wait_for_load_state("load")  # Pick reloads the workspace
     assert Conversation.objects.get(pk=waiting.pk).primary_agent == agent
 
     go_home(page)
@@ -382,6 +385,7 @@ def test_keyboard_shortcuts_and_labelled_controls(new_page, agent, chat_workstre
     expect(agent_page.locator(f'.offer[data-offer="{conversation.pk}"]')).to_be_visible(timeout=TIMEOUT)
     agent_page.keyboard.press("Alt+Shift+A")
     expect(agent_page.locator(".session-header h1")).to_have_text(f"Visitor {conversation.visitor_id}", timeout=TIMEOUT)
+    agent_page.wait_for_load_state("load")  # Accept reloads the workspace
     agent_page.keyboard.press("Alt+Shift+C")
     expect(agent_page.get_by_label("Reply to the customer")).to_be_focused()
     agent_page.keyboard.press("Alt+Shift+1")
