@@ -108,7 +108,7 @@ def test_closed_conversations_and_record_work_items_keep_their_case(
     """REC-1, ST-12: nothing changes a Closed conversation; a record work item is its case."""
     actions.conversation_end(conversation=contact_chat, agent=agent)
     actions.conversation_close_session(conversation=contact_chat, agent=agent)
-    with pytest.raises(ConversationError, match="Closed"):
+    with pytest.raises(IllegalTransition, match="Cannot create a case for it: the conversation is Closed."):
         actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Too late")
     record = make_conversation(make_workstream(Channel.CASE), case=make_case())
     actions.conversation_pick(conversation=record, agent=agent)
