@@ -31,6 +31,7 @@ from omnichannel.conversations.selectors import (
     earlier_conversations,
     is_supervisor,
     may_change_case,
+    pre_chat_labels,
 )
 from omnichannel.conversations.states import Kind, State
 
@@ -71,6 +72,8 @@ def active_conversation_context(*, user, pk: int, error: str = "", notice: str =
     except Conversation.DoesNotExist:
         raise Http404 from None
     earlier, earlier_total = earlier_conversations(conversation)
+    answers = conversation.context.get("prechat") or {}
+    questions = pre_chat_labels(conversation.workstream_id) if answers else {}
     works_it = conversation.primary_agent_id == user.pk or is_supervisor(user)
     may_change = works_it and conversation.state != State.CLOSED and conversation.kind != Kind.RECORD
     return {
@@ -80,6 +83,8 @@ def active_conversation_context(*, user, pk: int, error: str = "", notice: str =
         if conversation.contact
         else getattr(conversation.case, "account", None),
         "case": conversation.case,
+        # Pre-chat answers under the questions the customer saw (CH-2).
+        "answers": [(questions.get(key, key), answer) for key, answer in answers.items()],
         "earlier": earlier,
         "earlier_total": earlier_total,
         "may_change_case": may_change,

@@ -17,6 +17,7 @@ from .models import (
     Conversation,
     ConversationEvent,
     Message,
+    PreChatQuestion,
     SenderRole,
     Workstream,
 )
@@ -266,3 +267,8 @@ def may_change_case(user, case: Case, conversations: list[Conversation]) -> bool
 def case_workstreams() -> QuerySet[Workstream]:
     """The workstreams that route cases as record work items (MSG-2)."""
     return Workstream.objects.filter(channel=Channel.CASE).order_by("name")
+
+
+def pre_chat_labels(workstream_id: int) -> dict[str, str]:
+    """The workstream's pre-chat questions by key, as the customer read them."""
+    return dict(PreChatQuestion.objects.filter(workstream_id=workstream_id).values_list("key", "label"))

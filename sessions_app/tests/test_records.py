@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from omnichannel.conversations import actions
-from omnichannel.conversations.models import Case, CaseStatus, Message, SenderRole
+from omnichannel.conversations.models import Case, CaseStatus, Message, PreChatQuestion, SenderRole
 from omnichannel.conversations.states import Channel, State
 
 HTMX = {"HX-Request": "true"}
@@ -205,15 +205,17 @@ def test_case_tab_routes_the_case_as_a_work_item(client, agent, contact_chat, ma
 
 
 def test_what_customers_typed_is_shown_escaped(client, agent, chat_workstream, make_conversation):
-    """SEC-1, SES-3: pre-chat answers and earlier messages appear as text, never as markup."""
+    """SEC-1, SES-3: pre-chat answers (under their questions) and earlier messages appear as
+    text, never as markup."""
     from omnichannel.conversations.models import Visitor
 
     visitor = Visitor.objects.create()
     earlier = make_conversation(chat_workstream, visitor=visitor)
     actions.message_post(conversation=earlier, sender_role=SenderRole.CUSTOMER, body="<img src=x onerror=alert(1)>")
+    PreChatQuestion.objects.create(workstream=chat_workstream, key="order", label="Order number")
     current = make_conversation(chat_workstream, visitor=visitor, context={"prechat": {"order": "<script>x</script>"}})
     actions.conversation_pick(conversation=current, agent=agent)
     client.force_login(agent)
     html = tab(client, "active_conversation", current.pk).content.decode()
-    assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>x" not in html
+    assert "<dt>Order number</dt><dd>&lt;script&gt;x&lt;/script&gt;</dd>" in html and "<script>x" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
