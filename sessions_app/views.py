@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from omnichannel.conversations import actions, agents
 from omnichannel.conversations.errors import ConversationError
@@ -204,6 +204,7 @@ def work_item_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     changed nothing. Buttons post with htmx, which follows HX-Redirect, or as plain forms."""
     act = WORK_ITEM_ACTIONS[verb]
     conversation = get_object_or_404(Conversation.objects.select_related("workstream", "queue"), pk=pk)
+    error = ""
     try:
         with transaction.atomic():
             act(conversation=conversation, agent=request.user)
@@ -212,8 +213,13 @@ def work_item_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
             elif verb == "close_session":
                 session_actions.session_conversation_closed(agent=request.user, conversation=conversation)
     except ConversationError as refused:
-        messages.error(request, str(refused))
+        error = str(refused)
     success = reverse("sessions_app:home")
+    if request.htmx and verb in STARTS_A_SESSION and request.htmx.current_url_abs_path == success:
+        # In the workspace the new session (or the refusal) replaces the session pane: no reload.
+        return reswap(retarget(_workspace(request, error=error), "#session-pane"), "outerHTML")
+    if error:
+        messages.error(request, error)
     return HttpResponseClientRedirect(success) if request.htmx else redirect(success)
 
 

@@ -104,6 +104,18 @@
   // --- close confirmation (SES-5): htmx asks, our dialog answers
   const dialog = document.getElementById("confirm-dialog");
   document.addEventListener("htmx:confirm", (event) => {
+    // Accept and Pick start a session that replaces the session pane. Their buttons sit in
+    // pushed partials, which the push after the action may replace before the answer comes:
+    // sent from the pane instead, the answer still finds where it goes.
+    const starter = event.detail.elt;
+    if (starter.matches && starter.matches("[data-accept], [data-pick]")) {
+      event.preventDefault();
+      flushDrafts();
+      htmx.ajax("POST", event.detail.path, {
+        source: document.getElementById("session-pane"), target: "#session-pane", swap: "outerHTML",
+      });
+      return;
+    }
     if (!event.detail.question || !dialog) return;
     event.preventDefault();
     dialog.querySelector("#confirm-dialog-text").textContent = event.detail.question;
@@ -144,24 +156,25 @@
       }
     });
   }
+  // Pending changes by the session they belong to: the pane may show another by the time they go.
   function queue(form, fields) {
     const pane = paneSession();
     if (!pane) return;
-    pending[form] = fields;
+    const url = pane.dataset.draftsUrl;
+    pending[url] = Object.assign(pending[url] || {}, { [form]: fields });
     drafts[form] = fields;
     clearTimeout(timer);
     timer = setTimeout(flushDrafts, DRAFT_DELAY_MS);
   }
   function flushDrafts() {
     clearTimeout(timer);
-    const pane = paneSession();
-    if (!pane || !Object.keys(pending).length) return;
-    const body = new URLSearchParams({ drafts: JSON.stringify(pending) });
+    for (const [url, forms] of Object.entries(pending)) {
+      fetch(url, {
+        method: "POST", body: new URLSearchParams({ drafts: JSON.stringify(forms) }), keepalive: true,
+        credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
+      });
+    }
     pending = {};
-    fetch(pane.dataset.draftsUrl, {
-      method: "POST", body: body, keepalive: true, credentials: "same-origin",
-      headers: { "X-CSRFToken": csrfToken() },
-    });
   }
   function csrfToken() {
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
@@ -180,14 +193,12 @@
     const form = event.detail.requestConfig && event.detail.requestConfig.elt;
     if (form && form.matches && form.matches("form[data-draft]") && event.detail.xhr.status < 300) {
       delete drafts[form.dataset.draft];
-      pending[form.dataset.draft] = null;
+      queue(form.dataset.draft, null);
       flushDrafts();
     }
   });
-  // Leaving the session (switch, close, open another) sends what is pending first.
-  document.addEventListener("htmx:beforeRequest", (event) => {
-    if (event.detail.elt.closest && event.detail.elt.closest("#session-panel, [data-session-open], .menu")) flushDrafts();
-  });
+  // Any request may lead away from the session (a switch, Accept, Pick…): what is pending goes first.
+  document.addEventListener("htmx:beforeRequest", flushDrafts);
   window.addEventListener("pagehide", flushDrafts);
   document.addEventListener("htmx:afterSettle", (event) => {
     if (event.detail.elt.id === "session-pane" || event.detail.target && event.detail.target.id === "session-pane") readDrafts();
