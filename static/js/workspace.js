@@ -39,7 +39,6 @@
       : tabber && event.shiftKey && /^(case|contact):\d+$/.test(tabber.dataset.openTab) ? tabber.dataset.openTab : null;
     if (record && (event.shiftKey || !paneSession())) {
       event.preventDefault();
-      flushDrafts();
       htmx.ajax("POST", document.querySelector("[data-workspace]").dataset.openUrl, {
         source: opener || tabber, target: "#session-pane", swap: "outerHTML", values: { target: record },
       });
@@ -47,7 +46,6 @@
     }
     if (tabber && paneSession()) {
       event.preventDefault();
-      flushDrafts();
       htmx.ajax("POST", paneSession().dataset.tabsUrl, {
         source: tabber, target: "#session-pane", swap: "outerHTML", values: { tab: tabber.dataset.openTab },
       });
@@ -101,7 +99,7 @@
   });
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeMenus(null); });
 
-  // --- close confirmation (SES-5): htmx asks, our dialog answers
+  // --- htmx's confirm step: Accept and Pick go from the pane; closing asks in our dialog (SES-5)
   const dialog = document.getElementById("confirm-dialog");
   document.addEventListener("htmx:confirm", (event) => {
     // Accept and Pick start a session that replaces the session pane. Their buttons sit in
@@ -110,7 +108,6 @@
     const starter = event.detail.elt;
     if (starter.matches && starter.matches("[data-accept], [data-pick]")) {
       event.preventDefault();
-      flushDrafts();
       htmx.ajax("POST", event.detail.path, {
         source: document.getElementById("session-pane"), target: "#session-pane", swap: "outerHTML",
       });
@@ -121,7 +118,7 @@
     dialog.querySelector("#confirm-dialog-text").textContent = event.detail.question;
     dialog.returnValue = "";
     dialog.addEventListener("close", () => {
-      if (dialog.returnValue === "confirm") { flushDrafts(); event.detail.issueRequest(true); }
+      if (dialog.returnValue === "confirm") event.detail.issueRequest(true);
     }, { once: true });
     dialog.showModal();
     dialog.querySelector('[value="confirm"]').focus();
@@ -213,7 +210,6 @@
     if (!/^session-header-/.test(event.detail.target.id || "")) return;
     document.querySelectorAll("#session-pane [data-live-tab]").forEach((panel) => {
       if (panel.contains(document.activeElement)) return;
-      flushDrafts();
       htmx.trigger(panel, "conversation-changed");
     });
   });
