@@ -8,7 +8,7 @@ session closes is the core's `conversation_close_session` (ST-4, ST-5, ST-6, ST-
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
@@ -48,6 +48,9 @@ def _focus(agent: AbstractBaseUser, session: AgentSession | None) -> None:
     everything in the one gaining it counts as read (SES-8): both remember the conversation's
     last message sequence, in one statement."""
     rows = AgentSession.objects.filter(agent=agent)
+    # One switch at a time per agent (their tabs may race): on PostgreSQL two switches would each
+    # clear the old focus and set their own, breaking the one-focused-session constraint.
+    list(rows.select_for_update().values_list("pk", flat=True))
     target = session.pk if session is not None else None
     last_sequence = Conversation.objects.filter(pk=OuterRef("conversation_id")).values("last_sequence")[:1]
     rows.filter(Q(focused=True) | Q(pk=target)).update(seen_sequence=Coalesce(Subquery(last_sequence), 0))
@@ -100,9 +103,19 @@ def session_open(
                     _("You have %(count)s sessions open; close one first.") % {"count": MAX_SESSIONS}
                 )
             position = (mine.aggregate(last=Max("position"))["last"] or 0) + 1
-            session = AgentSession.objects.create(
-                agent=agent, kind=kind, position=position, tabs=list(first_tabs), active_tab=first_tabs[0], **lookup
-            )
+            try:
+                with transaction.atomic():
+                    session = AgentSession.objects.create(
+                        agent=agent,
+                        kind=kind,
+                        position=position,
+                        tabs=list(first_tabs),
+                        active_tab=first_tabs[0],
+                        **lookup,
+                    )
+            except IntegrityError:
+                # Another tab of the agent's opened it at the same moment: that one it is.
+                session = AgentSession.objects.get(agent=agent, kind=kind, **lookup)
         _focus(agent, session)
         _sessions_changed(agent)
     return session
