@@ -98,6 +98,22 @@
     if (open) toggle.nextElementSibling.querySelector('[role="menuitem"]').focus();
   });
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeMenus(null); });
+  // A pushed stream replaces the rows under an open menu: open it again on the new row.
+  let reopen = null;
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const open = event.detail.target.querySelector && event.detail.target.querySelector("[data-menu-toggle][aria-expanded=true]");
+    reopen = open ? { row: open.closest("[data-work-item]").dataset.workItem, focused: open.parentNode.contains(document.activeElement) } : null;
+  });
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    if (!reopen) return;
+    const toggle = event.target.querySelector && event.target.querySelector(`[data-work-item="${reopen.row}"] [data-menu-toggle]`);
+    if (toggle) {
+      toggle.setAttribute("aria-expanded", "true");
+      toggle.nextElementSibling.hidden = false;
+      if (reopen.focused) toggle.nextElementSibling.querySelector('[role="menuitem"]').focus();
+    }
+    reopen = null;
+  });
 
   // --- htmx's confirm step: Accept and Pick go from the pane; closing asks in our dialog (SES-5)
   const dialog = document.getElementById("confirm-dialog");
