@@ -27,6 +27,7 @@ from omnichannel.conversations.states import State
 
 from . import tabs
 from .models import AgentSession, SessionKind
+from .selectors import records_visible_to
 
 MAX_SESSIONS = 30
 MAX_DRAFT_FIELDS = 20
@@ -173,7 +174,9 @@ def session_tab_open(*, agent: AbstractBaseUser, session: AgentSession, tab: obj
     """Open an application tab in the session, or bring it forward if open (SES-9)."""
     if session.agent_id != agent.pk:
         raise NotPermitted(_("This is not your session."))
-    tabs.validate(tab, conversation_id=session.conversation_id)
+    app, pk = tabs.validate(tab, conversation_id=session.conversation_id)
+    if pk is not None and not records_visible_to(agent, app).filter(pk=pk).exists():
+        raise NotPermitted(_("Only records of your own conversations open as tabs."))
     with transaction.atomic():
         session = AgentSession.objects.select_for_update().get(pk=session.pk)
         if tab not in session.tabs:

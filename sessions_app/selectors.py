@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from omnichannel.conversations import sentiment
-from omnichannel.conversations.models import Account, Case, Contact, Message, SenderRole
+from omnichannel.conversations.models import Message, SenderRole
+from omnichannel.conversations.selectors import accounts_visible_to, cases_visible_to, contacts_visible_to
 
 from . import badges, tabs
 from .models import AgentSession, SessionKind
@@ -99,16 +100,22 @@ def focused(items: list[SessionItem]) -> SessionItem | None:
     return next((item for item in items if item.session.focused), None)
 
 
-# How a record tab is named: by its model's display field, one query per kind of record open.
-_RECORD_NAMES = {
-    "case": (Case, ("title",)),
-    "contact": (Contact, ("first_name", "last_name")),
-    "account": (Account, ("name",)),
+# Record tabs: the records an agent may see (SEC-1) and the fields that name one.
+_RECORDS = {
+    "case": (cases_visible_to, ("title",)),
+    "contact": (contacts_visible_to, ("first_name", "last_name")),
+    "account": (accounts_visible_to, ("name",)),
 }
 
 
-def session_tabs(session: AgentSession) -> list[tabs.Tab]:
-    """The session's application tabs, record tabs labelled by the record's name."""
+def records_visible_to(agent, app: str) -> QuerySet:
+    """The records of a record tab's application the agent may see."""
+    return _RECORDS[app][0](agent)
+
+
+def session_tabs(session: AgentSession, *, agent) -> list[tabs.Tab]:
+    """The session's application tabs, record tabs labelled by the record's name where the
+    agent may see it: one query per kind of record open."""
     wanted: dict[str, list[int]] = {}
     for tab in session.tabs:
         app, pk = tabs.parse(tab)
@@ -116,7 +123,7 @@ def session_tabs(session: AgentSession) -> list[tabs.Tab]:
             wanted.setdefault(app, []).append(pk)
     names = {}
     for app, pks in wanted.items():
-        model, fields = _RECORD_NAMES[app]
-        for pk, *parts in model.objects.filter(pk__in=pks).values_list("pk", *fields):
+        fields = _RECORDS[app][1]
+        for pk, *parts in records_visible_to(agent, app).filter(pk__in=pks).values_list("pk", *fields):
             names[f"{app}:{pk}"] = " ".join(part for part in parts if part)
     return [tabs.tab_for(tab, conversation_id=session.conversation_id, record_names=names) for tab in session.tabs]

@@ -58,7 +58,7 @@ def session_pane_context(user, item: SessionItem) -> dict:
     """The focused session: its application tabs and, for a conversation with a transcript,
     the communication panel (SES-3, SES-9)."""
     session = item.session
-    context = {"tabs": session_tabs(session)}
+    context = {"tabs": session_tabs(session, agent=user)}
     conversation = session.conversation
     if conversation is not None and not conversations_visible_to(user).filter(pk=conversation.pk).exists():
         # Transferred or taken over meanwhile: the session stays until closed, its contents go (SEC-1).

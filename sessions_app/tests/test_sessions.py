@@ -11,7 +11,7 @@ from omnichannel.conversations.models import Case, Contact, Message, SenderRole
 from omnichannel.conversations.states import Channel, State
 from sessions_app import actions as session_actions
 from sessions_app.models import AgentSession
-from sessions_app.selectors import workspace_sessions
+from sessions_app.selectors import session_tabs, workspace_sessions
 
 HTMX = {"HX-Request": "true"}
 
@@ -168,6 +168,7 @@ def test_tabs_open_and_close_per_session(agent, active_chat, active_sms):
     chat = session_actions.session_open(agent=agent, conversation=active_chat)
     sms = session_actions.session_open(agent=agent, conversation=active_sms)
     case = Case.objects.create(title="Refund")
+    type(active_chat).objects.filter(pk=active_chat.pk).update(case=case)
     chat = session_actions.session_tab_open(agent=agent, session=chat, tab=f"case:{case.pk}")
     assert chat.tabs[-1] == f"case:{case.pk}" and chat.active_tab == f"case:{case.pk}"
     sms.refresh_from_db()
@@ -242,3 +243,27 @@ def test_open_on_a_waiting_work_item_resumes_it(agent, active_sms):
     session_actions.session_open(agent=agent, conversation=active_sms)
     active_sms.refresh_from_db()
     assert active_sms.state == State.ACTIVE and AgentSession.objects.filter(conversation=active_sms).exists()
+
+
+@pytest.mark.parametrize("kind", ["case", "contact", "account"])
+def test_a_record_tab_opens_only_for_records_the_agent_may_see(agent, active_chat, kind):
+    """SEC-1, SES-9: a tab for a colleague's case, contact or account is refused and its name
+    never shows in the tab strip, even when the tab got into the session before."""
+    from omnichannel.conversations.models import Account
+
+    account = Account.objects.create(name="Secret Holdings")
+    record = {
+        "case": lambda: Case.objects.create(title="Secret merger"),
+        "contact": lambda: Contact.objects.create(first_name="Secret", last_name="Person"),
+        "account": lambda: account,
+    }[kind]()
+    session = session_actions.session_open(agent=agent, conversation=active_chat)
+    with pytest.raises(NotPermitted):
+        session_actions.session_tab_open(agent=agent, session=session, tab=f"{kind}:{record.pk}")
+    session.refresh_from_db()
+    assert session.tabs == ["active_conversation", "knowledge_search"]
+    # A tab kept from before the record stopped being the agent's shows no name.
+    AgentSession.objects.filter(pk=session.pk).update(tabs=[*session.tabs, f"{kind}:{record.pk}"])
+    session.refresh_from_db()
+    labels = [tab.label for tab in session_tabs(session, agent=agent)]
+    assert not any("Secret" in label for label in labels)
