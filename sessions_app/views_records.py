@@ -150,7 +150,8 @@ def case_link(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _visible_conversation(request.user, pk)
     error = success = ""
     case_id = request.POST.get("case", "")
-    case = Case.objects.filter(pk=case_id).first() if case_id.isdigit() else None
+    # Only the listed cases are looked up: any other id is refused without a word about it (SEC-1).
+    case = cases_linkable(conversation).filter(pk=case_id).first() if case_id.isdigit() else None
     if case is None:
         error = _("Choose one of the listed cases.")
     else:

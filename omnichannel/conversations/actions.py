@@ -57,8 +57,8 @@ from .selectors import (
     allowed_presences_by_workstream,
     capacity_in_use,
     capacity_in_use_by_agent,
-    cases_linkable,
     connection_fresh_since,
+    customer_cases,
     is_supervisor,
 )
 from .states import Action, Channel, Facts, IllegalTransition, Kind, Rule, State, next_state
@@ -1258,6 +1258,9 @@ def conversation_case_link(*, conversation: Conversation, case: Case, actor: Abs
     with transaction.atomic():
         _lock(conversation)
         _check_case_change(conversation, actor, Action.CASE_LINK)
+        # Another customer's case is refused before anything about it, its title included, is told.
+        if not customer_cases(conversation).filter(pk=case.pk).exists():
+            raise NotPermitted(_("That case belongs to another customer."))
         case = Case.objects.select_for_update().get(pk=case.pk)
         if conversation.case_id == case.pk:
             raise InvalidInput(_("The conversation is already linked to the case “%(title)s”.") % {"title": case.title})
@@ -1266,8 +1269,6 @@ def conversation_case_link(*, conversation: Conversation, case: Case, actor: Abs
                 _("The case “%(title)s” is %(status)s; only active cases can be linked.")
                 % {"title": case.title, "status": case.get_status_display()}
             )
-        if not cases_linkable(conversation).filter(pk=case.pk).exists():
-            raise NotPermitted(_("The case “%(title)s” belongs to another customer.") % {"title": case.title})
         return _set_case(conversation, case=case, action=Action.CASE_LINK, actor=actor)
 
 

@@ -157,14 +157,19 @@ def can_write(user, conversation: Conversation) -> bool:
 # --- records (REC-1) ------------------------------------------------------------------------
 
 
-def cases_linkable(conversation: Conversation) -> QuerySet[Case]:
-    """The active cases a conversation may be linked to: its contact's, and their account's."""
+def customer_cases(conversation: Conversation) -> QuerySet[Case]:
+    """The cases of the conversation's customer, whatever their status: its contact's, and their account's."""
     if conversation.contact_id is None:
         return Case.objects.none()
     customer = Q(contact_id=conversation.contact_id)
     if conversation.contact.account_id:
         customer |= Q(account_id=conversation.contact.account_id)
-    return Case.objects.filter(customer, status=CaseStatus.ACTIVE)
+    return Case.objects.filter(customer)
+
+
+def cases_linkable(conversation: Conversation) -> QuerySet[Case]:
+    """The active cases a conversation may be linked to: its customer's."""
+    return customer_cases(conversation).filter(status=CaseStatus.ACTIVE)
 
 
 EARLIER_CONVERSATIONS_SHOWN = 5

@@ -118,6 +118,19 @@ def test_agent_links_an_existing_case(client, agent, contact, contact_chat, make
     assert contact_chat.case == case
 
 
+def test_linking_a_case_not_offered_is_refused_without_its_title(client, agent, contact, contact_chat, make_case):
+    """SEC-1, REC-1: a case id not among the listed ones (another customer's, or resolved) is
+    refused with the same message, naming nothing, and nothing changes."""
+    client.force_login(agent)
+    url = reverse("sessions_app:case_link", args=[contact_chat.pk])
+    for case in (make_case("Secret merger"), make_case("Closed secret", contact=contact, status=CaseStatus.RESOLVED)):
+        response = client.post(url, {"case": case.pk}, headers=HTMX)
+        html = response.content.decode()
+        assert "Choose one of the listed cases." in html and "secret" not in html.lower()
+    contact_chat.refresh_from_db()
+    assert contact_chat.case is None
+
+
 def test_case_tab_edits_title_and_status(client, agent, contact_chat):
     """REC-1: the case form saves title and status; a refused save keeps what was typed."""
     case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="First title")
