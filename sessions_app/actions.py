@@ -80,8 +80,17 @@ def session_open(
     if len(targets) != 1:
         raise InvalidInput(_("Open a session for one conversation, case or contact."))
     if conversation is not None:
-        if not conversations_visible_to(agent).filter(pk=conversation.pk).exclude(state=State.OPEN).exists():
-            raise NotPermitted(_("Only your own conversations open as sessions; pick Open work items first."))
+        mine = (
+            conversations_visible_to(agent)
+            .filter(pk=conversation.pk)
+            .exclude(state=State.OPEN)
+            # An offer is the agent's to accept or reject (RT-3), not yet to work on.
+            .exclude(state=State.ACTIVE, accepted_at__isnull=True)
+        )
+        if not mine.exists():
+            raise NotPermitted(
+                _("Only your own conversations open as sessions; pick Open work items and accept offers first.")
+            )
         kind, lookup, first_tabs = SessionKind.CONVERSATION, {"conversation": conversation}, tabs.CONVERSATION_TABS
     elif case is not None:
         if not cases_visible_to(agent).filter(pk=case.pk).exists():

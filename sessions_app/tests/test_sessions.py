@@ -47,6 +47,22 @@ def test_open_work_items_need_picking_and_others_conversations_stay_closed(agent
     assert not AgentSession.objects.exists()
 
 
+def test_an_offer_opens_as_a_session_only_once_accepted(client, agent, open_chat):
+    """RT-3, SEC-1: a conversation offered to the agent (Active, not accepted) does not open as a
+    session by Open; Accept starts it."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    with pytest.raises(NotPermitted):
+        session_actions.session_open(agent=agent, conversation=open_chat)
+    client.force_login(agent)
+    response = client.post(
+        reverse("sessions_app:session_open"), {"target": f"conversation:{open_chat.pk}"}, headers=HTMX
+    )
+    assert "accept" in response.content.decode().lower()
+    assert not AgentSession.objects.exists()
+    open_chat.refresh_from_db()
+    assert open_chat.accepted_at is None
+
+
 def test_opening_twice_focuses_the_same_session(agent, active_chat):
     first = session_actions.session_open(agent=agent, conversation=active_chat)
     again = session_actions.session_open(agent=agent, conversation=active_chat)
