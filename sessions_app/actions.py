@@ -219,8 +219,9 @@ def session_tab_close(*, agent: AbstractBaseUser, session: AgentSession, tab: ob
 
 
 def session_drafts_save(*, agent: AbstractBaseUser, session: AgentSession, drafts: object) -> None:
-    """Keep the session's unsaved form fields as the agent types (SES-4): {form: {field: value}};
-    a form given as null drops its draft (it was saved)."""
+    """Keep the session's unsaved form fields as the agent types (SES-4): {tab: {field: value}},
+    keyed by the open application tab the form is in, so closing the tab drops its draft; a
+    tab given as null drops its draft (it was saved)."""
     if session.agent_id != agent.pk:
         raise NotPermitted(_("This is not your session."))
     if not isinstance(drafts, dict) or len(drafts) > MAX_DRAFT_FIELDS:
@@ -239,6 +240,8 @@ def session_drafts_save(*, agent: AbstractBaseUser, session: AgentSession, draft
                 )
     with transaction.atomic():
         session = AgentSession.objects.select_for_update().get(pk=session.pk)
+        if any(fields is not None and form not in session.tabs for form in drafts):
+            raise InvalidInput(_("Unsaved changes belong to an open tab of the session."))
         for form, fields in drafts.items():
             if fields is None:
                 session.draft.pop(form, None)

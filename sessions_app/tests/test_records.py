@@ -39,7 +39,7 @@ def test_active_conversation_shows_customer_account_case_and_summary(
     for text in ("Mette Larsen", contact.account.name, "Parcel late", "1 earlier conversation", "My parcel is late"):
         assert text in html
     assert f'data-open-tab="case:{case.pk}"' in html and f'data-open-tab="contact:{contact.pk}"' in html
-    assert f'data-draft="new-case-{contact_chat.pk}"' in html  # a typed, unsaved title survives (SES-4)
+    assert 'data-draft="active_conversation"' in html  # a typed, unsaved title survives (SES-4)
     page = client.get(reverse("sessions_app:active_conversation", args=[contact_chat.pk])).content.decode()
     assert "<html" in page and "Parcel late" in page
 
@@ -136,7 +136,7 @@ def test_case_tab_edits_title_and_status(client, agent, contact_chat):
     case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="First title")
     client.force_login(agent)
     html = tab(client, "case", case.pk).content.decode()
-    assert f'data-draft="case-{case.pk}"' in html and 'value="First title"' in html
+    assert f'data-draft="case:{case.pk}"' in html and 'value="First title"' in html
     url = reverse("sessions_app:case", args=[case.pk])
     html = client.post(url, {"title": "Better title", "status": "resolved"}, headers=HTMX).content.decode()
     assert "Case saved." in html
@@ -152,7 +152,7 @@ def test_case_tab_is_read_only_for_agents_not_working_it(client, other_agent, su
     """REC-1, SEC-1: a supervisor sees the form; a colleague is refused saving."""
     case = actions.conversation_case_create(conversation=contact_chat, actor=contact_chat.primary_agent, title="X")
     client.force_login(supervisor)
-    assert 'data-draft="case-' in tab(client, "case", case.pk).content.decode()
+    assert 'data-draft="case:' in tab(client, "case", case.pk).content.decode()
     client.force_login(other_agent)
     assert tab(client, "case", case.pk).status_code == 404
     response = client.post(reverse("sessions_app:case", args=[case.pk]), {"title": "Y", "status": "active"})

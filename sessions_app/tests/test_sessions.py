@@ -167,16 +167,39 @@ def test_drafts_are_kept_per_session_and_bad_ones_change_nothing(client, agent, 
     session = session_actions.session_open(agent=agent, conversation=active_chat)
     client.force_login(agent)
     url = reverse("sessions_app:session_drafts", args=[session.pk])
-    ok = client.post(url, {"drafts": json.dumps({"case-new": {"title": "Tent pole"}})})
+    ok = client.post(url, {"drafts": json.dumps({"active_conversation": {"title": "Tent pole"}})})
     assert ok.status_code == 204
-    for bad in ("not json", json.dumps({"case-new": {"title": 5}}), json.dumps(["x"]), json.dumps({"": {}})):
+    for bad in ("not json", json.dumps({"active_conversation": {"title": 5}}), json.dumps(["x"]), json.dumps({"": {}})):
         response = client.post(url, {"drafts": bad})
         assert response.status_code == 400 and response.content
     session.refresh_from_db()
-    assert session.draft == {"case-new": {"title": "Tent pole"}}
-    client.post(url, {"drafts": json.dumps({"case-new": None})})
+    assert session.draft == {"active_conversation": {"title": "Tent pole"}}
+    client.post(url, {"drafts": json.dumps({"active_conversation": None})})
     session.refresh_from_db()
     assert session.draft == {}
+
+
+def test_closing_a_tab_drops_its_draft_and_drafts_belong_to_open_tabs(client, agent, active_chat):
+    """SES-4, SES-9: a draft is kept under its application tab's key, the key the tab's form
+    carries; closing the tab drops it, and a draft for a tab not open is refused, so drafts
+    never pile up."""
+    case = Case.objects.create(title="Refund")
+    type(active_chat).objects.filter(pk=active_chat.pk).update(case=case)
+    session = session_actions.session_open(agent=agent, conversation=active_chat)
+    session = session_actions.session_tab_open(agent=agent, session=session, tab=f"case:{case.pk}")
+    client.force_login(agent)
+    form = client.get(reverse("sessions_app:case", args=[case.pk]), headers=HTMX).content.decode()
+    assert f'data-draft="case:{case.pk}"' in form
+    url = reverse("sessions_app:session_drafts", args=[session.pk])
+    drafts = {f"case:{case.pk}": {"title": "Refund twice"}, "active_conversation": {"title": "New one"}}
+    assert client.post(url, {"drafts": json.dumps(drafts)}).status_code == 204
+    session_actions.session_tab_close(agent=agent, session=session, tab=f"case:{case.pk}")
+    session.refresh_from_db()
+    assert session.draft == {"active_conversation": {"title": "New one"}}
+    late = client.post(url, {"drafts": json.dumps({f"case:{case.pk}": {"title": "Too late"}})})
+    assert late.status_code == 400 and b"open tab" in late.content
+    session.refresh_from_db()
+    assert session.draft == {"active_conversation": {"title": "New one"}}
 
 
 def test_tabs_open_and_close_per_session(agent, active_chat, active_sms):

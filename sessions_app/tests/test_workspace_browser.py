@@ -204,7 +204,7 @@ def test_switching_sessions_keeps_an_unsaved_case_title_also_after_reload(
     expect(page.get_by_label("Title")).to_have_value("Tent pole snapped in the storm", timeout=TIMEOUT)
     wait_until(
         lambda: (
-            AgentSession.objects.get(agent=agent, case=case).draft.get(f"case-{case.pk}", {}).get("title")
+            AgentSession.objects.get(agent=agent, case=case).draft.get(f"case:{case.pk}", {}).get("title")
             == "Tent pole snapped in the storm"
         ),
         what="the draft to be saved",
@@ -265,7 +265,8 @@ def test_titles_icons_sentiment_alert_and_unread_count(
     chatty_frame, chatty = customer_chat(new_page, agent_page)
     contact = Contact.objects.create(first_name="Kenny", last_name="Smith")
     # The agent also works an SMS from Kenny, so his record is theirs to see.
-    sms = make_conversation(make_workstream("sms"), contact=contact)
+    # (Pick mode: the server's worker must not offer it meanwhile.)
+    sms = make_conversation(make_workstream("sms", distribution="pick"), contact=contact)
     actions.conversation_pick(conversation=sms, agent=agent)
     angry_title, chatty_title = f"Visitor {angry.visitor_id}", f"Visitor {chatty.visitor_id}"
     # A contact session (Shift+click would start it; opened here and loaded, being made in this process).
