@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from omnichannel.conversations import sentiment
 from omnichannel.conversations.models import Message, SenderRole
-from omnichannel.conversations.selectors import accounts_visible_to, cases_visible_to, contacts_visible_to
+from omnichannel.conversations.selectors import (
+    accounts_visible_to,
+    cases_visible_to,
+    contacts_visible_to,
+    conversations_visible_to,
+)
 
 from . import badges, tabs
 from .models import AgentSession, SessionKind
@@ -33,9 +38,13 @@ class SessionItem:
     def pk(self) -> int:
         return self.session.pk
 
+    # Whether the session's conversation is still the agent's to see (SEC-1): after a transfer
+    # the session stays until closed, but nothing of the conversation shows.
+    visible: bool = True
+
     @property
     def conversation(self):
-        return self.session.conversation
+        return self.session.conversation if self.visible else None
 
 
 def _unread() -> Subquery:
@@ -68,15 +77,19 @@ def workspace_sessions(agent) -> list[SessionItem]:
     rows = (
         AgentSession.objects.filter(agent=agent)
         .select_related("conversation__workstream", "conversation__contact", "conversation__case", "case", "contact")
-        .annotate(unread=Coalesce(_unread(), Value(0)))
+        .annotate(
+            unread=Coalesce(_unread(), Value(0)),
+            visible=Exists(conversations_visible_to(agent).filter(pk=OuterRef("conversation_id"))),
+        )
         .order_by("position")
     )
     items = []
     for number, session in enumerate(rows, start=1):
         title = _title(session)
-        conversation = session.conversation
+        visible = session.conversation_id is None or session.visible
+        conversation = session.conversation if visible else None
         # The focused session is being read: its count shows once it loses focus.
-        unread = 0 if session.focused else session.unread
+        unread = 0 if session.focused or not visible else session.unread
         alert = conversation is not None and sentiment.reached(
             conversation.sentiment_level, conversation.workstream.sentiment_alert_threshold
         )
@@ -91,6 +104,7 @@ def workspace_sessions(agent) -> list[SessionItem]:
                 unread_tooltip=badges.unread_tooltip(title, unread) if unread else "",
                 alert=alert,
                 alert_tooltip=badges.sentiment_tooltip(title) if alert else "",
+                visible=visible,
             )
         )
     return items

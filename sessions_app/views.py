@@ -26,7 +26,6 @@ from omnichannel.conversations.selectors import (
     canned_responses_for,
     capacity_in_use,
     closed_work_items,
-    conversations_visible_to,
     my_work_items,
     open_work_items,
     transcript,
@@ -59,8 +58,8 @@ def session_pane_context(user, item: SessionItem) -> dict:
     the communication panel (SES-3, SES-9)."""
     session = item.session
     context = {"tabs": session_tabs(session, agent=user)}
-    conversation = session.conversation
-    if conversation is not None and not conversations_visible_to(user).filter(pk=conversation.pk).exists():
+    conversation = item.conversation
+    if not item.visible:
         # Transferred or taken over meanwhile: the session stays until closed, its contents go (SEC-1).
         return {"tabs": [], "conversation_gone": True}
     if conversation is not None and conversation.kind in (Kind.LIVE_CHAT, Kind.MESSAGING):

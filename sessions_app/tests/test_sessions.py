@@ -273,6 +273,26 @@ def test_a_conversation_taken_from_the_agent_shows_nothing_in_their_session(
     assert active_sms.state == State.ACTIVE and active_sms.primary_agent == other_agent
 
 
+def test_a_conversation_transferred_away_leaks_nothing_through_the_session_panel(
+    client, agent, other_agent, active_sms, active_chat, other_queue
+):
+    """SEC-1: the old agent's session of a transferred conversation keeps its title but shows
+    neither its state and sentiment in the header nor an alert or unread count on its icon."""
+    session = session_actions.session_open(agent=agent, conversation=active_sms)
+    session_actions.session_open(agent=agent, conversation=active_chat)
+    actions.conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
+    other_queue.members.add(other_agent)
+    actions.conversation_pick(conversation=active_sms, agent=other_agent)
+    customer_writes(active_sms, "This is terrible, awful, the worst service ever. I hate it.")
+    item = next(item for item in workspace_sessions(agent) if item.pk == session.pk)
+    assert (item.unread, item.unread_badge, item.alert, item.conversation) == (0, "", False, None)
+    session_actions.session_focus(agent=agent, session=session)
+    client.force_login(agent)
+    page = client.get(reverse("sessions_app:home")).content.decode()
+    header = page[page.index(f'id="session-header-{session.pk}"') :].split("</header>")[0]
+    assert "badge" not in header and "sentiment" not in header and "SMS" not in header
+
+
 def test_open_on_a_waiting_work_item_resumes_it(agent, active_sms):
     """SES-2, ST-10: Open on a Waiting conversation in My work items resumes it to Active."""
     session = session_actions.session_open(agent=agent, conversation=active_sms)
