@@ -53,9 +53,14 @@ def respond(
     request: HttpRequest, *, error: str, success: str, url: str, rerender: Callable[[str, str], HttpResponse]
 ) -> HttpResponse:
     """After a change: htmx swaps the re-rendered tab (with the refusal or the confirmation);
-    a plain form post is redirected to the tab's page, which shows the message."""
+    a plain form post is redirected to the tab's page, which shows the message. A refusal
+    answers 422 (swapped all the same, see base.html's htmx-config): only a 2xx answer tells
+    the workspace the form was saved and its draft can go (SES-4)."""
     if request.htmx:
-        return rerender(error, "" if error else success)
+        response = rerender(error, "" if error else success)
+        if error:
+            response.status_code = 422
+        return response
     if error:
         messages.error(request, error)
     else:

@@ -102,6 +102,25 @@ def test_a_blank_case_title_is_refused_in_the_tab(client, agent, contact_chat):
     assert not Case.objects.exists()
 
 
+def test_refused_saves_answer_unprocessable_so_the_draft_is_kept(client, agent, contact_chat):
+    """SES-4, REC-1: a refused case save answers htmx 422 (the tab still shows the refusal), so
+    the workspace keeps the unsaved draft; only a 2xx answer means saved."""
+    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="First title")
+    client.force_login(agent)
+    refused = [
+        (reverse("sessions_app:case_create", args=[contact_chat.pk]), {"title": "  "}, "Give the case a title."),
+        (reverse("sessions_app:case_link", args=[contact_chat.pk]), {"case": "x"}, "Choose one of the listed cases."),
+        (reverse("sessions_app:case", args=[case.pk]), {"title": "Typed", "status": "bogus"}, "is not a case status"),
+    ]
+    for url, data, message in refused:
+        response = client.post(url, data, headers=HTMX)
+        assert response.status_code == 422 and message in response.content.decode()
+    saved = client.post(
+        reverse("sessions_app:case", args=[case.pk]), {"title": "Typed", "status": "active"}, headers=HTMX
+    )
+    assert saved.status_code == 200
+
+
 def test_agent_links_an_existing_case(client, agent, contact, contact_chat, make_case):
     """REC-1: the customer's active cases are offered; linking one is confirmed; a bad choice is refused."""
     case = make_case("Old invoice", contact=contact)
