@@ -219,6 +219,41 @@ def test_switching_sessions_keeps_an_unsaved_case_title_also_after_reload(
     wait_until(lambda: not AgentSession.objects.get(agent=agent, case=case).draft, what="the draft to go")
 
 
+def test_a_draft_still_on_its_way_survives_switching_back(new_page, agent, make_conversation, chat_workstream):
+    """SES-4: a title typed just before switching away is not undone when the agent comes back
+    before the server has stored it: the session's drafts from the server never replace values
+    still on their way; once the save lands the server has it too."""
+    case = Case.objects.create(title="Tent pole")
+    actions.conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
+    session_actions.session_open(agent=agent, case=case)
+    other = make_conversation(chat_workstream)
+    actions.conversation_pick(conversation=other, agent=agent)
+    session_actions.session_open(agent=agent, conversation=other)
+    page = agent_at_home(new_page, agent)
+    held = []
+    page.route("**/sessions/*/drafts/", lambda route: held.append(route))  # saves wait until released below
+    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    title = page.get_by_label("Title")
+    expect(title).to_have_value("Tent pole")
+    title.fill("Tent pole snapped")
+    session_item(page, other.title).get_by_role("button", name=other.title).click()
+    expect(page.locator(".session-header h1")).to_have_text(other.title)
+    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    expect(page.locator(".session-header h1")).to_have_text("Tent pole")
+    expect(page.get_by_label("Title")).to_have_value("Tent pole snapped")
+    assert held, "the draft save was sent"
+    for route in held:
+        route.continue_()
+    wait_until(
+        lambda: (
+            AgentSession.objects.get(agent=agent, case=case).draft.get(f"case:{case.pk}", {}).get("title")
+            == "Tent pole snapped"
+        ),
+        what="the draft to be saved",
+    )
+    expect(page.get_by_label("Title")).to_have_value("Tent pole snapped")
+
+
 def test_closing_a_session_asks_first_then_moves_the_conversation(new_page, agent, chat_workstream):
     """SES-5, ST-4: the X shows on hover; a confirmation dialog follows; Cancel keeps the
     session; confirming closes it and the Active live chat goes back to Open, the customer told."""

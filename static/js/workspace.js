@@ -145,9 +145,18 @@
   let drafts = {};
   let pending = {};
   let timer = null;
-  function readDrafts() {
+  // Values typed but not yet stored, by session then form: { fields, answeredAt }. A pane asked
+  // for before the server answered their save was rendered without them, so they win there.
+  const unsent = {};
+  function readDrafts(requestedAt) {
     const script = document.getElementById("session-drafts");
     drafts = script ? JSON.parse(script.textContent) : {};
+    const pane = paneSession();
+    const mine = (pane && unsent[pane.dataset.draftsUrl]) || {};
+    for (const [form, entry] of Object.entries(mine)) {
+      if (entry.answeredAt !== undefined && entry.answeredAt < requestedAt) delete mine[form];
+      else drafts[form] = entry.fields;
+    }
   }
   function formFields(form) {
     const fields = {};
@@ -175,6 +184,7 @@
     if (!pane) return;
     const url = pane.dataset.draftsUrl;
     pending[url] = Object.assign(pending[url] || {}, { [form]: fields });
+    unsent[url] = Object.assign(unsent[url] || {}, { [form]: { fields } });
     drafts[form] = fields;
     clearTimeout(timer);
     timer = setTimeout(flushDrafts, DRAFT_DELAY_MS);
@@ -185,7 +195,14 @@
       fetch(url, {
         method: "POST", body: new URLSearchParams({ drafts: JSON.stringify(forms) }), keepalive: true,
         credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
-      });
+      }).then(() => {
+        // Answered (stored, or refused for good): panes asked for from now on show the server's copy.
+        const now = performance.now();
+        for (const [form, fields] of Object.entries(forms)) {
+          const entry = unsent[url] && unsent[url][form];
+          if (entry && entry.fields === fields) entry.answeredAt = now;
+        }
+      }, () => { /* not sent: the values stay unsent, so this page keeps showing them */ });
     }
     pending = {};
   }
@@ -211,13 +228,18 @@
     }
   });
   // Any request may lead away from the session (a switch, Accept, Pick…): what is pending goes first.
-  document.addEventListener("htmx:beforeRequest", flushDrafts);
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    flushDrafts();
+    if (event.detail.xhr) event.detail.xhr.requestedAt = performance.now();
+  });
   window.addEventListener("pagehide", flushDrafts);
   document.addEventListener("htmx:afterSettle", (event) => {
-    if (event.detail.elt.id === "session-pane" || event.detail.target && event.detail.target.id === "session-pane") readDrafts();
+    if (event.detail.elt.id === "session-pane" || event.detail.target && event.detail.target.id === "session-pane") {
+      readDrafts(event.detail.xhr ? event.detail.xhr.requestedAt : Infinity);
+    }
     restore(event.detail.elt);
   });
-  readDrafts();
+  readDrafts(Infinity);
   restore(document);
 
   // --- the focused session's conversation changed (its header was pushed): live tabs reload,
