@@ -263,9 +263,9 @@ def test_closing_a_session_asks_first_then_moves_the_conversation(new_page, agen
     item = session_item(agent_page, title)
     close = item.get_by_role("button", name=f"Close session {title}")
     agent_page.get_by_role("button", name="Home").hover()
-    expect(close).to_be_hidden()
+    expect(close).to_have_css("opacity", "0")
     item.hover()
-    expect(close).to_be_visible()
+    expect(close).to_have_css("opacity", "1")
     close.click()
     dialog = agent_page.locator("#confirm-dialog")
     expect(dialog).to_be_visible()
@@ -286,6 +286,37 @@ def test_closing_a_session_asks_first_then_moves_the_conversation(new_page, agen
         what="the chat to be Open",
     )
     expect(frame.locator(".message__notice", has_text="left the chat")).to_be_visible(timeout=TIMEOUT)
+
+
+def test_keyboard_reaches_a_sessions_close_button_expanded_and_collapsed(
+    new_page, agent, sms_workstream, make_conversation
+):
+    """SES-5, A11Y-1: Tab from a session's button reaches its X, which shows while it has the
+    focus, with the session panel expanded and collapsed alike; Enter asks, Enter confirms."""
+    conversations = [make_conversation(sms_workstream) for _ in range(2)]
+    for conversation in conversations:
+        actions.conversation_pick(conversation=conversation, agent=agent)
+        session_actions.session_open(agent=agent, conversation=conversation)
+    page = agent_at_home(new_page, agent)
+    dialog = page.locator("#confirm-dialog")
+    for collapsed, conversation in zip((False, True), conversations, strict=True):
+        if collapsed:
+            page.get_by_role("button", name="Collapse or expand the session panel").click()
+            expect(page.locator("html")).to_have_class(re.compile(r"\bsession-panel-collapsed\b"))
+        item = session_item(page, conversation.title)
+        item.locator(".session__switch").focus()
+        page.keyboard.press("Tab")
+        close = item.get_by_role("button", name=f"Close session {conversation.title}")
+        expect(close).to_be_focused()
+        expect(close).to_have_css("opacity", "1")
+        page.keyboard.press("Enter")
+        expect(dialog).to_be_visible()
+        page.keyboard.press("Enter")  # the dialog's Close session button has the focus
+        expect(item).to_have_count(0)
+        wait_until(
+            lambda conversation=conversation: not AgentSession.objects.filter(conversation=conversation).exists(),
+            what="the session to be closed",
+        )
 
 
 def test_titles_icons_sentiment_alert_and_unread_count(
