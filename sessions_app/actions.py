@@ -40,6 +40,11 @@ def _require_agent(agent: AbstractBaseUser) -> None:
         raise NotPermitted(_("Only agents have sessions."))
 
 
+def _require_own(agent: AbstractBaseUser, session: AgentSession) -> None:
+    if session.agent_id != agent.pk:
+        raise NotPermitted(_("This is not your session."))
+
+
 def _sessions_changed(agent: AbstractBaseUser) -> None:
     pushes.send_on_commit([groups.agent_group(agent.pk)], {"type": "sessions.changed"})
 
@@ -134,8 +139,8 @@ def session_open(
 def session_focus(*, agent: AbstractBaseUser, session: AgentSession | None) -> AgentSession | None:
     """Switch to a session, or to Home when `session` is None (SES-1, SES-4)."""
     _require_agent(agent)
-    if session is not None and session.agent_id != agent.pk:
-        raise NotPermitted(_("This is not your session."))
+    if session is not None:
+        _require_own(agent, session)
     with transaction.atomic():
         _focus(agent, session)
         _sessions_changed(agent)
@@ -149,8 +154,7 @@ def session_close(*, agent: AbstractBaseUser, session: AgentSession) -> Conversa
     (ST-8). Where the conversation refuses (a record whose case is still active), the session
     stays open and the refusal says why. A conversation no longer theirs, or already Waiting
     or Closed, just leaves the panel. Home has no row and cannot be closed."""
-    if session.agent_id != agent.pk:
-        raise NotPermitted(_("This is not your session."))
+    _require_own(agent, session)
     with transaction.atomic():
         event = None
         conversation = session.conversation
@@ -181,8 +185,7 @@ def session_conversation_closed(*, agent: AbstractBaseUser, conversation: Conver
 
 def session_tab_open(*, agent: AbstractBaseUser, session: AgentSession, tab: object) -> AgentSession:
     """Open an application tab in the session, or bring it forward if open (SES-9)."""
-    if session.agent_id != agent.pk:
-        raise NotPermitted(_("This is not your session."))
+    _require_own(agent, session)
     app, pk = tabs.validate(tab, conversation_id=session.conversation_id)
     if pk is not None and not records_visible_to(agent, app).filter(pk=pk).exists():
         raise NotPermitted(_("Only records of your own conversations open as tabs."))
@@ -201,8 +204,7 @@ def session_tab_open(*, agent: AbstractBaseUser, session: AgentSession, tab: obj
 
 def session_tab_close(*, agent: AbstractBaseUser, session: AgentSession, tab: object) -> AgentSession:
     """Close an application tab; a session keeps its first tab."""
-    if session.agent_id != agent.pk:
-        raise NotPermitted(_("This is not your session."))
+    _require_own(agent, session)
     with transaction.atomic():
         session = AgentSession.objects.select_for_update().get(pk=session.pk)
         if tab not in session.tabs:
@@ -222,8 +224,7 @@ def session_drafts_save(*, agent: AbstractBaseUser, session: AgentSession, draft
     """Keep the session's unsaved form fields as the agent types (SES-4): {tab: {field: value}},
     keyed by the open application tab the form is in, so closing the tab drops its draft; a
     tab given as null drops its draft (it was saved)."""
-    if session.agent_id != agent.pk:
-        raise NotPermitted(_("This is not your session."))
+    _require_own(agent, session)
     if not isinstance(drafts, dict) or len(drafts) > MAX_DRAFT_FIELDS:
         raise InvalidInput(_("Unsaved changes must be a few forms of named fields."))
     for form, fields in drafts.items():

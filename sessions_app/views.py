@@ -8,7 +8,7 @@ the session panel; the agent's socket pushes the same partials when something ch
 import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,11 +33,11 @@ from omnichannel.conversations.selectors import (
 from omnichannel.conversations.states import Kind
 
 from . import actions as session_actions
+from .access import agent_required
 from .context_processors import agent_bar_context
 from .models import AgentSession
 from .selectors import SessionItem, focused, session_tabs, workspace_sessions
 
-agent_required = permission_required("conversations.work_conversation", raise_exception=True)
 WORKSPACE = "sessions_app/workspace.html"
 
 

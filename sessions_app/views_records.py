@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -35,7 +35,8 @@ from omnichannel.conversations.selectors import (
 )
 from omnichannel.conversations.states import Kind, State
 
-agent_required = permission_required("conversations.work_conversation", raise_exception=True)
+from .access import agent_required
+
 ACTIVE_CONVERSATION = "sessions_app/_active_conversation.html#active-conversation"
 CASE = "sessions_app/_case.html#case"
 CONTACT = "sessions_app/_contact.html#contact"

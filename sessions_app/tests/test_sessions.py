@@ -326,3 +326,22 @@ def test_a_record_tab_opens_only_for_records_the_agent_may_see(agent, active_cha
     session.refresh_from_db()
     labels = [tab.label for tab in session_tabs(session, agent=agent)]
     assert not any("Secret" in label for label in labels)
+
+
+@pytest.mark.parametrize(
+    ("act", "extra"),
+    [
+        (session_actions.session_focus, {}),
+        (session_actions.session_close, {}),
+        (session_actions.session_tab_open, {"tab": "knowledge_search"}),
+        (session_actions.session_tab_close, {"tab": "knowledge_search"}),
+        (session_actions.session_drafts_save, {"drafts": {"active_conversation": {"title": "x"}}}),
+    ],
+)
+def test_every_session_action_refuses_another_agents_session(agent, other_agent, active_chat, act, extra):
+    """SEC-1: an agent acts only on their own sessions; the refusal changes nothing."""
+    session = session_actions.session_open(agent=agent, conversation=active_chat)
+    with pytest.raises(NotPermitted, match="This is not your session."):
+        act(agent=other_agent, session=session, **extra)
+    assert AgentSession.objects.get(pk=session.pk).tabs == ["active_conversation", "knowledge_search"]
+    assert AgentSession.objects.get(pk=session.pk).draft == {}
