@@ -186,21 +186,21 @@ def test_switching_sessions_keeps_an_unsaved_case_title_also_after_reload(
     actions.conversation_pick(conversation=other, agent=agent)
     session_actions.session_open(agent=agent, conversation=other)
     page = agent_at_home(new_page, agent)
-    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    session_item(page, "Tent pole").locator(".session__switch").click()
     title = page.get_by_label("Title")
     expect(title).to_have_value("Tent pole", timeout=TIMEOUT)
     title.fill("Tent pole snapped in the storm")
-    session_item(page, other.title).get_by_role("button", name=other.title).click()
+    session_item(page, other.title).locator(".session__switch").click()
     expect(page.locator(".session-header h1")).to_have_text(other.title, timeout=TIMEOUT)
     # In the chat's session, a new case's title typed in the Active conversation page.
     page.get_by_label("New case title").fill("Wrong size delivered")
-    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    session_item(page, "Tent pole").locator(".session__switch").click()
     expect(page.get_by_label("Title")).to_have_value("Tent pole snapped in the storm", timeout=TIMEOUT)
-    session_item(page, other.title).get_by_role("button", name=other.title).click()
+    session_item(page, other.title).locator(".session__switch").click()
     expect(page.get_by_label("New case title")).to_have_value("Wrong size delivered", timeout=TIMEOUT)
     page.reload()
     expect(page.get_by_label("New case title")).to_have_value("Wrong size delivered", timeout=TIMEOUT)
-    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    session_item(page, "Tent pole").locator(".session__switch").click()
     expect(page.get_by_label("Title")).to_have_value("Tent pole snapped in the storm", timeout=TIMEOUT)
     wait_until(
         lambda: (
@@ -232,13 +232,13 @@ def test_a_draft_still_on_its_way_survives_switching_back(new_page, agent, make_
     page = agent_at_home(new_page, agent)
     held = []
     page.route("**/sessions/*/drafts/", lambda route: held.append(route))  # saves wait until released below
-    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    session_item(page, "Tent pole").locator(".session__switch").click()
     title = page.get_by_label("Title")
     expect(title).to_have_value("Tent pole")
     title.fill("Tent pole snapped")
-    session_item(page, other.title).get_by_role("button", name=other.title).click()
+    session_item(page, other.title).locator(".session__switch").click()
     expect(page.locator(".session-header h1")).to_have_text(other.title)
-    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    session_item(page, "Tent pole").locator(".session__switch").click()
     expect(page.locator(".session-header h1")).to_have_text("Tent pole")
     expect(page.get_by_label("Title")).to_have_value("Tent pole snapped")
     assert held, "the draft save was sent"
@@ -252,6 +252,33 @@ def test_a_draft_still_on_its_way_survives_switching_back(new_page, agent, make_
         what="the draft to be saved",
     )
     expect(page.get_by_label("Title")).to_have_value("Tent pole snapped")
+
+
+def test_a_refused_save_shows_why_and_keeps_the_draft(new_page, agent, make_conversation, chat_workstream):
+    """SES-4, REC-1: a case save the server refuses shows its reason in the tab, and what was
+    typed stays a draft: it is still there after switching away and back."""
+    case = Case.objects.create(title="Tent pole")
+    actions.conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
+    session_actions.session_open(agent=agent, case=case)
+    other = make_conversation(chat_workstream)
+    actions.conversation_pick(conversation=other, agent=agent)
+    session_actions.session_open(agent=agent, conversation=other)
+    page = agent_at_home(new_page, agent)
+    session_item(page, "Tent pole").locator(".session__switch").click()
+    expect(page.get_by_label("Title")).to_have_value("Tent pole")
+    page.get_by_label("Title").fill("   ")  # passes the browser's required check; the server refuses it
+    page.get_by_role("button", name="Save case").click()
+    expect(page.get_by_role("alert")).to_contain_text("Give the case a title.")
+    wait_until(
+        lambda: AgentSession.objects.get(agent=agent, case=case).draft.get(f"case:{case.pk}", {}).get("title") == "   ",
+        what="the draft to stay saved",
+    )
+    session_item(page, other.title).locator(".session__switch").click()
+    expect(page.locator(".session-header h1")).to_have_text(other.title)
+    session_item(page, "Tent pole").locator(".session__switch").click()
+    expect(page.locator(".session-header h1")).to_have_text("Tent pole")
+    expect(page.get_by_label("Title")).to_have_value("   ")
+    assert Case.objects.get(pk=case.pk).title == "Tent pole"
 
 
 def test_closing_a_session_asks_first_then_moves_the_conversation(new_page, agent, chat_workstream):
@@ -362,7 +389,7 @@ def test_titles_icons_sentiment_alert_and_unread_count(
     expect(session_item(agent_page, angry_title).locator("[data-unread]")).to_have_text("1")
     screenshot(agent_page, "three-sessions")
 
-    session_item(agent_page, chatty_title).get_by_role("button", name=re.compile(chatty_title)).first.click()
+    session_item(agent_page, chatty_title).locator(".session__switch").click()
     expect(agent_page.locator(".session-header h1")).to_have_text(chatty_title, timeout=TIMEOUT)
     expect(unread).to_have_count(0)
     expect(agent_page.locator(".comm-panel .message__body")).to_have_text(
@@ -391,14 +418,14 @@ def test_each_session_keeps_its_own_application_tabs(new_page, agent, make_conve
     expect(page.locator("#tabpanel-active_conversation")).to_be_hidden()
     wait_until(lambda: AgentSession.objects.get(conversation=second).active_tab == "knowledge_search", what="tab saved")
 
-    session_item(page, "Refund").get_by_role("button", name="Refund").click()
+    session_item(page, "Refund").locator(".session__switch").click()
     expect(tabs).to_have_text(["Active conversation", "Knowledge base search", "Refund"], timeout=TIMEOUT)
     expect(page.get_by_role("tab", selected=True)).to_have_text("Refund")
     expect(page.locator(f"#tabpanel-case-{case.pk}").get_by_label("Title")).to_have_value("Refund", timeout=TIMEOUT)
     page.get_by_role("button", name="Close tab Refund").click()
     expect(tabs).to_have_text(["Active conversation", "Knowledge base search"], timeout=TIMEOUT)
 
-    session_item(page, second.title).get_by_role("button", name=second.title).click()
+    session_item(page, second.title).locator(".session__switch").click()
     expect(page.get_by_role("tab", selected=True)).to_have_text("Knowledge base search", timeout=TIMEOUT)
 
 
