@@ -8,7 +8,7 @@ session closes is the core's `conversation_close_session` (ST-4, ST-5, ST-6, ST-
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
@@ -27,6 +27,7 @@ from omnichannel.conversations.states import State
 
 from . import tabs
 from .models import AgentSession, SessionKind
+from .selectors import records_visible_to
 
 MAX_SESSIONS = 30
 MAX_DRAFT_FIELDS = 20
@@ -39,6 +40,11 @@ def _require_agent(agent: AbstractBaseUser) -> None:
         raise NotPermitted(_("Only agents have sessions."))
 
 
+def _require_own(agent: AbstractBaseUser, session: AgentSession) -> None:
+    if session.agent_id != agent.pk:
+        raise NotPermitted(_("This is not your session."))
+
+
 def _sessions_changed(agent: AbstractBaseUser) -> None:
     pushes.send_on_commit([groups.agent_group(agent.pk)], {"type": "sessions.changed"})
 
@@ -48,6 +54,9 @@ def _focus(agent: AbstractBaseUser, session: AgentSession | None) -> None:
     everything in the one gaining it counts as read (SES-8): both remember the conversation's
     last message sequence, in one statement."""
     rows = AgentSession.objects.filter(agent=agent)
+    # One switch at a time per agent (their tabs may race): on PostgreSQL two switches would each
+    # clear the old focus and set their own, breaking the one-focused-session constraint.
+    list(rows.select_for_update().values_list("pk", flat=True))
     target = session.pk if session is not None else None
     last_sequence = Conversation.objects.filter(pk=OuterRef("conversation_id")).values("last_sequence")[:1]
     rows.filter(Q(focused=True) | Q(pk=target)).update(seen_sequence=Coalesce(Subquery(last_sequence), 0))
@@ -76,8 +85,17 @@ def session_open(
     if len(targets) != 1:
         raise InvalidInput(_("Open a session for one conversation, case or contact."))
     if conversation is not None:
-        if not conversations_visible_to(agent).filter(pk=conversation.pk).exclude(state=State.OPEN).exists():
-            raise NotPermitted(_("Only your own conversations open as sessions; pick Open work items first."))
+        mine = (
+            conversations_visible_to(agent)
+            .filter(pk=conversation.pk)
+            .exclude(state=State.OPEN)
+            # An offer is the agent's to accept or reject (RT-3), not yet to work on.
+            .exclude(state=State.ACTIVE, accepted_at__isnull=True)
+        )
+        if not mine.exists():
+            raise NotPermitted(
+                _("Only your own conversations open as sessions; pick Open work items and accept offers first.")
+            )
         kind, lookup, first_tabs = SessionKind.CONVERSATION, {"conversation": conversation}, tabs.CONVERSATION_TABS
     elif case is not None:
         if not cases_visible_to(agent).filter(pk=case.pk).exists():
@@ -100,9 +118,19 @@ def session_open(
                     _("You have %(count)s sessions open; close one first.") % {"count": MAX_SESSIONS}
                 )
             position = (mine.aggregate(last=Max("position"))["last"] or 0) + 1
-            session = AgentSession.objects.create(
-                agent=agent, kind=kind, position=position, tabs=list(first_tabs), active_tab=first_tabs[0], **lookup
-            )
+            try:
+                with transaction.atomic():
+                    session = AgentSession.objects.create(
+                        agent=agent,
+                        kind=kind,
+                        position=position,
+                        tabs=list(first_tabs),
+                        active_tab=first_tabs[0],
+                        **lookup,
+                    )
+            except IntegrityError:
+                # Another tab of the agent's opened it at the same moment: that one it is.
+                session = AgentSession.objects.get(agent=agent, kind=kind, **lookup)
         _focus(agent, session)
         _sessions_changed(agent)
     return session
@@ -111,8 +139,8 @@ def session_open(
 def session_focus(*, agent: AbstractBaseUser, session: AgentSession | None) -> AgentSession | None:
     """Switch to a session, or to Home when `session` is None (SES-1, SES-4)."""
     _require_agent(agent)
-    if session is not None and session.agent_id != agent.pk:
-        raise NotPermitted(_("This is not your session."))
+    if session is not None:
+        _require_own(agent, session)
     with transaction.atomic():
         _focus(agent, session)
         _sessions_changed(agent)
@@ -126,8 +154,7 @@ def session_close(*, agent: AbstractBaseUser, session: AgentSession) -> Conversa
     (ST-8). Where the conversation refuses (a record whose case is still active), the session
     stays open and the refusal says why. A conversation no longer theirs, or already Waiting
     or Closed, just leaves the panel. Home has no row and cannot be closed."""
-    if session.agent_id != agent.pk:
-        raise NotPermitted(_("This is not your session."))
+    _require_own(agent, session)
     with transaction.atomic():
         event = None
         conversation = session.conversation
@@ -158,9 +185,10 @@ def session_conversation_closed(*, agent: AbstractBaseUser, conversation: Conver
 
 def session_tab_open(*, agent: AbstractBaseUser, session: AgentSession, tab: object) -> AgentSession:
     """Open an application tab in the session, or bring it forward if open (SES-9)."""
-    if session.agent_id != agent.pk:
-        raise NotPermitted(_("This is not your session."))
-    tabs.validate(tab, conversation_id=session.conversation_id)
+    _require_own(agent, session)
+    app, pk = tabs.validate(tab, conversation_id=session.conversation_id)
+    if pk is not None and not records_visible_to(agent, app).filter(pk=pk).exists():
+        raise NotPermitted(_("Only records of your own conversations open as tabs."))
     with transaction.atomic():
         session = AgentSession.objects.select_for_update().get(pk=session.pk)
         if tab not in session.tabs:
@@ -176,8 +204,7 @@ def session_tab_open(*, agent: AbstractBaseUser, session: AgentSession, tab: obj
 
 def session_tab_close(*, agent: AbstractBaseUser, session: AgentSession, tab: object) -> AgentSession:
     """Close an application tab; a session keeps its first tab."""
-    if session.agent_id != agent.pk:
-        raise NotPermitted(_("This is not your session."))
+    _require_own(agent, session)
     with transaction.atomic():
         session = AgentSession.objects.select_for_update().get(pk=session.pk)
         if tab not in session.tabs:
@@ -194,10 +221,10 @@ def session_tab_close(*, agent: AbstractBaseUser, session: AgentSession, tab: ob
 
 
 def session_drafts_save(*, agent: AbstractBaseUser, session: AgentSession, drafts: object) -> None:
-    """Keep the session's unsaved form fields as the agent types (SES-4): {form: {field: value}};
-    a form given as null drops its draft (it was saved)."""
-    if session.agent_id != agent.pk:
-        raise NotPermitted(_("This is not your session."))
+    """Keep the session's unsaved form fields as the agent types (SES-4): {tab: {field: value}},
+    keyed by the open application tab the form is in, so closing the tab drops its draft; a
+    tab given as null drops its draft (it was saved)."""
+    _require_own(agent, session)
     if not isinstance(drafts, dict) or len(drafts) > MAX_DRAFT_FIELDS:
         raise InvalidInput(_("Unsaved changes must be a few forms of named fields."))
     for form, fields in drafts.items():
@@ -214,6 +241,8 @@ def session_drafts_save(*, agent: AbstractBaseUser, session: AgentSession, draft
                 )
     with transaction.atomic():
         session = AgentSession.objects.select_for_update().get(pk=session.pk)
+        if any(fields is not None and form not in session.tabs for form in drafts):
+            raise InvalidInput(_("Unsaved changes belong to an open tab of the session."))
         for form, fields in drafts.items():
             if fields is None:
                 session.draft.pop(form, None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 UNREAD_SHOWN_UP_TO = 9
 
@@ -21,11 +20,8 @@ def unread_badge(count: int) -> str:
 
 
 def unread_tooltip(title: str, count: int) -> str:
-    return ngettext(
-        "%(title)s. %(count)s new update in your conversation",
-        "%(title)s. %(count)s new updates in your conversation",
-        count,
-    ) % {"title": title, "count": count}
+    # The spec's exact words for every count, 1 included (SES-8).
+    return _("%(title)s. %(count)s new updates in your conversation") % {"title": title, "count": count}
 
 
 def sentiment_tooltip(title: str) -> str:

@@ -100,7 +100,7 @@ class AgentConsumer(Consumer):
 
     async def sessions_changed(self, event: dict) -> None:
         await self._follow_sessions()
-        await self.send(text_data=await database_sync_to_async(self.render_all)())
+        await self.send(text_data=await database_sync_to_async(self.render_sessions)())
 
     async def message_posted(self, event: dict) -> None:
         if event.get("sender_role") == SenderRole.CUSTOMER:

@@ -32,7 +32,7 @@ class AgentSession(models.Model):
     # Application tabs (SES-9): "app" or "app:pk" strings, in the order they were opened.
     tabs = models.JSONField(_("application tabs"), default=list)
     active_tab = models.CharField(_("active tab"), max_length=60)
-    # Unsaved form fields by form key, then field name (SES-4): saved as the agent types.
+    # Unsaved form fields by the application tab they are in, then field name (SES-4): saved as the agent types.
     draft = models.JSONField(_("unsaved changes"), default=dict, blank=True)
     # The conversation's last message sequence the agent has seen here: later ones are unread (SES-8).
     seen_sequence = models.PositiveIntegerField(default=0)

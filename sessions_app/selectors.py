@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from omnichannel.conversations import sentiment
-from omnichannel.conversations.models import Account, Case, Contact, Message, SenderRole
+from omnichannel.conversations.models import Message, SenderRole
+from omnichannel.conversations.selectors import (
+    accounts_visible_to,
+    cases_visible_to,
+    contacts_visible_to,
+    conversations_visible_to,
+)
 
 from . import badges, tabs
 from .models import AgentSession, SessionKind
@@ -32,9 +38,13 @@ class SessionItem:
     def pk(self) -> int:
         return self.session.pk
 
+    # Whether the session's conversation is still the agent's to see (SEC-1): after a transfer
+    # the session stays until closed, but nothing of the conversation shows.
+    visible: bool = True
+
     @property
     def conversation(self):
-        return self.session.conversation
+        return self.session.conversation if self.visible else None
 
 
 def _unread() -> Subquery:
@@ -67,15 +77,19 @@ def workspace_sessions(agent) -> list[SessionItem]:
     rows = (
         AgentSession.objects.filter(agent=agent)
         .select_related("conversation__workstream", "conversation__contact", "conversation__case", "case", "contact")
-        .annotate(unread=Coalesce(_unread(), Value(0)))
+        .annotate(
+            unread=Coalesce(_unread(), Value(0)),
+            visible=Exists(conversations_visible_to(agent).filter(pk=OuterRef("conversation_id"))),
+        )
         .order_by("position")
     )
     items = []
     for number, session in enumerate(rows, start=1):
         title = _title(session)
-        conversation = session.conversation
+        visible = session.conversation_id is None or session.visible
+        conversation = session.conversation if visible else None
         # The focused session is being read: its count shows once it loses focus.
-        unread = 0 if session.focused else session.unread
+        unread = 0 if session.focused or not visible else session.unread
         alert = conversation is not None and sentiment.reached(
             conversation.sentiment_level, conversation.workstream.sentiment_alert_threshold
         )
@@ -90,6 +104,7 @@ def workspace_sessions(agent) -> list[SessionItem]:
                 unread_tooltip=badges.unread_tooltip(title, unread) if unread else "",
                 alert=alert,
                 alert_tooltip=badges.sentiment_tooltip(title) if alert else "",
+                visible=visible,
             )
         )
     return items
@@ -99,16 +114,22 @@ def focused(items: list[SessionItem]) -> SessionItem | None:
     return next((item for item in items if item.session.focused), None)
 
 
-# How a record tab is named: by its model's display field, one query per kind of record open.
-_RECORD_NAMES = {
-    "case": (Case, ("title",)),
-    "contact": (Contact, ("first_name", "last_name")),
-    "account": (Account, ("name",)),
+# Record tabs: the records an agent may see (SEC-1) and the fields that name one.
+_RECORDS = {
+    "case": (cases_visible_to, ("title",)),
+    "contact": (contacts_visible_to, ("first_name", "last_name")),
+    "account": (accounts_visible_to, ("name",)),
 }
 
 
-def session_tabs(session: AgentSession) -> list[tabs.Tab]:
-    """The session's application tabs, record tabs labelled by the record's name."""
+def records_visible_to(agent, app: str) -> QuerySet:
+    """The records of a record tab's application the agent may see."""
+    return _RECORDS[app][0](agent)
+
+
+def session_tabs(session: AgentSession, *, agent) -> list[tabs.Tab]:
+    """The session's application tabs, record tabs labelled by the record's name where the
+    agent may see it: one query per kind of record open."""
     wanted: dict[str, list[int]] = {}
     for tab in session.tabs:
         app, pk = tabs.parse(tab)
@@ -116,7 +137,7 @@ def session_tabs(session: AgentSession) -> list[tabs.Tab]:
             wanted.setdefault(app, []).append(pk)
     names = {}
     for app, pks in wanted.items():
-        model, fields = _RECORD_NAMES[app]
-        for pk, *parts in model.objects.filter(pk__in=pks).values_list("pk", *fields):
+        fields = _RECORDS[app][1]
+        for pk, *parts in records_visible_to(agent, app).filter(pk__in=pks).values_list("pk", *fields):
             names[f"{app}:{pk}"] = " ".join(part for part in parts if part)
     return [tabs.tab_for(tab, conversation_id=session.conversation_id, record_names=names) for tab in session.tabs]

@@ -8,7 +8,7 @@ the session panel; the agent's socket pushes the same partials when something ch
 import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from omnichannel.conversations import actions, agents
 from omnichannel.conversations.errors import ConversationError
@@ -26,7 +26,6 @@ from omnichannel.conversations.selectors import (
     canned_responses_for,
     capacity_in_use,
     closed_work_items,
-    conversations_visible_to,
     my_work_items,
     open_work_items,
     transcript,
@@ -34,11 +33,11 @@ from omnichannel.conversations.selectors import (
 from omnichannel.conversations.states import Kind
 
 from . import actions as session_actions
+from .access import agent_required
 from .context_processors import agent_bar_context
 from .models import AgentSession
 from .selectors import SessionItem, focused, session_tabs, workspace_sessions
 
-agent_required = permission_required("conversations.work_conversation", raise_exception=True)
 WORKSPACE = "sessions_app/workspace.html"
 
 
@@ -58,9 +57,9 @@ def session_pane_context(user, item: SessionItem) -> dict:
     """The focused session: its application tabs and, for a conversation with a transcript,
     the communication panel (SES-3, SES-9)."""
     session = item.session
-    context = {"tabs": session_tabs(session)}
-    conversation = session.conversation
-    if conversation is not None and not conversations_visible_to(user).filter(pk=conversation.pk).exists():
+    context = {"tabs": session_tabs(session, agent=user)}
+    conversation = item.conversation
+    if not item.visible:
         # Transferred or taken over meanwhile: the session stays until closed, its contents go (SEC-1).
         return {"tabs": [], "conversation_gone": True}
     if conversation is not None and conversation.kind in (Kind.LIVE_CHAT, Kind.MESSAGING):
@@ -206,6 +205,7 @@ def work_item_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     changed nothing. Buttons post with htmx, which follows HX-Redirect, or as plain forms."""
     act = WORK_ITEM_ACTIONS[verb]
     conversation = get_object_or_404(Conversation.objects.select_related("workstream", "queue"), pk=pk)
+    error = ""
     try:
         with transaction.atomic():
             act(conversation=conversation, agent=request.user)
@@ -214,8 +214,13 @@ def work_item_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
             elif verb == "close_session":
                 session_actions.session_conversation_closed(agent=request.user, conversation=conversation)
     except ConversationError as refused:
-        messages.error(request, str(refused))
+        error = str(refused)
     success = reverse("sessions_app:home")
+    if request.htmx and verb in STARTS_A_SESSION and request.htmx.current_url_abs_path == success:
+        # In the workspace the new session (or the refusal) replaces the session pane: no reload.
+        return reswap(retarget(_workspace(request, error=error), "#session-pane"), "outerHTML")
+    if error:
+        messages.error(request, error)
     return HttpResponseClientRedirect(success) if request.htmx else redirect(success)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,9 +22,9 @@ from omnichannel.conversations.states import Kind
 from omnichannel.knowledge.models import Article
 from omnichannel.knowledge.search import article_search, articles_recent, excerpt, search_terms
 
+from .access import agent_required
 from .views_records import render_tab
 
-agent_required = permission_required("conversations.work_conversation", raise_exception=True)
 SEARCH = "sessions_app/_knowledge_search.html#knowledge-search"
 RESULTS = "sessions_app/_knowledge_search.html#knowledge-results"
 MAX_QUERY_LENGTH = 200

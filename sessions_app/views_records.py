@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,10 +31,12 @@ from omnichannel.conversations.selectors import (
     earlier_conversations,
     is_supervisor,
     may_change_case,
+    pre_chat_labels,
 )
 from omnichannel.conversations.states import Kind, State
 
-agent_required = permission_required("conversations.work_conversation", raise_exception=True)
+from .access import agent_required
+
 ACTIVE_CONVERSATION = "sessions_app/_active_conversation.html#active-conversation"
 CASE = "sessions_app/_case.html#case"
 CONTACT = "sessions_app/_contact.html#contact"
@@ -52,9 +54,14 @@ def respond(
     request: HttpRequest, *, error: str, success: str, url: str, rerender: Callable[[str, str], HttpResponse]
 ) -> HttpResponse:
     """After a change: htmx swaps the re-rendered tab (with the refusal or the confirmation);
-    a plain form post is redirected to the tab's page, which shows the message."""
+    a plain form post is redirected to the tab's page, which shows the message. A refusal
+    answers 422 (swapped all the same, see base.html's htmx-config): only a 2xx answer tells
+    the workspace the form was saved and its draft can go (SES-4)."""
     if request.htmx:
-        return rerender(error, "" if error else success)
+        response = rerender(error, "" if error else success)
+        if error:
+            response.status_code = 422
+        return response
     if error:
         messages.error(request, error)
     else:
@@ -71,6 +78,8 @@ def active_conversation_context(*, user, pk: int, error: str = "", notice: str =
     except Conversation.DoesNotExist:
         raise Http404 from None
     earlier, earlier_total = earlier_conversations(conversation)
+    answers = conversation.context.get("prechat") or {}
+    questions = pre_chat_labels(conversation.workstream_id) if answers else {}
     works_it = conversation.primary_agent_id == user.pk or is_supervisor(user)
     may_change = works_it and conversation.state != State.CLOSED and conversation.kind != Kind.RECORD
     return {
@@ -80,6 +89,8 @@ def active_conversation_context(*, user, pk: int, error: str = "", notice: str =
         if conversation.contact
         else getattr(conversation.case, "account", None),
         "case": conversation.case,
+        # Pre-chat answers under the questions the customer saw (CH-2).
+        "answers": [(questions.get(key, key), answer) for key, answer in answers.items()],
         "earlier": earlier,
         "earlier_total": earlier_total,
         "may_change_case": may_change,
@@ -145,7 +156,8 @@ def case_link(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _visible_conversation(request.user, pk)
     error = success = ""
     case_id = request.POST.get("case", "")
-    case = Case.objects.filter(pk=case_id).first() if case_id.isdigit() else None
+    # Only the listed cases are looked up: any other id is refused without a word about it (SEC-1).
+    case = cases_linkable(conversation).filter(pk=case_id).first() if case_id.isdigit() else None
     if case is None:
         error = _("Choose one of the listed cases.")
     else:

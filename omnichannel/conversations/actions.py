@@ -57,12 +57,12 @@ from .selectors import (
     allowed_presences_by_workstream,
     capacity_in_use,
     capacity_in_use_by_agent,
-    cases_linkable,
     connection_fresh_since,
     conversation_facts,
+    customer_cases,
     is_supervisor,
 )
-from .states import Action, Channel, Kind, Rule, State, next_state
+from .states import Action, Channel, IllegalTransition, Kind, Rule, State, next_state
 
 MAX_MESSAGE_LENGTH = 4000
 EXTERNAL_NUMBER = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
@@ -1519,13 +1519,16 @@ def _set_case(conversation: Conversation, *, case: Case, action: Action, actor: 
     return _case_event(conversation, action=action, actor=actor, case=case, detail=detail)
 
 
-def _check_case_change(conversation: Conversation, actor: AbstractBaseUser) -> None:
+def _check_case_change(conversation: Conversation, actor: AbstractBaseUser, action: Action) -> None:
     if not actor.has_perm("conversations.add_case") or not actor.has_perm("conversations.change_case"):
         raise NotPermitted(_("You may not work with cases."))
     if conversation.kind == Kind.RECORD:
         raise InvalidInput(_("This work item is its case; it cannot be linked to another."))
     if conversation.state == State.CLOSED:
-        raise ConversationError(_("The conversation is Closed; its case can no longer change."))
+        # Refused as the table refuses moves (ST-13): naming the action and the state.
+        raise IllegalTransition(
+            state=State.CLOSED, action=action, why=str(_("Closed conversations are final and cannot be reopened."))
+        )
     _require_conversation_worker(conversation, actor)
 
 
@@ -1536,7 +1539,7 @@ def conversation_case_create(*, conversation: Conversation, actor: AbstractBaseU
     title = _clean_case_title(title)
     with transaction.atomic():
         _lock(conversation)
-        _check_case_change(conversation, actor)
+        _check_case_change(conversation, actor, Action.CASE_CREATE)
         contact = conversation.contact
         case = Case.objects.create(title=title, contact=contact, account=contact.account if contact else None)
         _set_case(conversation, case=case, action=Action.CASE_CREATE, actor=actor)
@@ -1548,7 +1551,10 @@ def conversation_case_link(*, conversation: Conversation, case: Case, actor: Abs
     contact's or their account's), replacing any earlier link. Same rights as creating one."""
     with transaction.atomic():
         _lock(conversation)
-        _check_case_change(conversation, actor)
+        _check_case_change(conversation, actor, Action.CASE_LINK)
+        # Another customer's case is refused before anything about it, its title included, is told.
+        if not customer_cases(conversation).filter(pk=case.pk).exists():
+            raise NotPermitted(_("That case belongs to another customer."))
         case = Case.objects.select_for_update().get(pk=case.pk)
         if conversation.case_id == case.pk:
             raise InvalidInput(_("The conversation is already linked to the case “%(title)s”.") % {"title": case.title})
@@ -1557,8 +1563,6 @@ def conversation_case_link(*, conversation: Conversation, case: Case, actor: Abs
                 _("The case “%(title)s” is %(status)s; only active cases can be linked.")
                 % {"title": case.title, "status": case.get_status_display()}
             )
-        if not cases_linkable(conversation).filter(pk=case.pk).exists():
-            raise NotPermitted(_("The case “%(title)s” belongs to another customer.") % {"title": case.title})
         return _set_case(conversation, case=case, action=Action.CASE_LINK, actor=actor)
 
 

@@ -20,6 +20,7 @@ from .models import (
     Conversation,
     ConversationEvent,
     Message,
+    PreChatQuestion,
     Queue,
     SenderRole,
     Workstream,
@@ -240,14 +241,19 @@ def other_queues(conversation: Conversation) -> QuerySet[Queue]:
 # --- records (REC-1) ------------------------------------------------------------------------
 
 
-def cases_linkable(conversation: Conversation) -> QuerySet[Case]:
-    """The active cases a conversation may be linked to: its contact's, and their account's."""
+def customer_cases(conversation: Conversation) -> QuerySet[Case]:
+    """The cases of the conversation's customer, whatever their status: its contact's, and their account's."""
     if conversation.contact_id is None:
         return Case.objects.none()
     customer = Q(contact_id=conversation.contact_id)
     if conversation.contact.account_id:
         customer |= Q(account_id=conversation.contact.account_id)
-    return Case.objects.filter(customer, status=CaseStatus.ACTIVE)
+    return Case.objects.filter(customer)
+
+
+def cases_linkable(conversation: Conversation) -> QuerySet[Case]:
+    """The active cases a conversation may be linked to: its customer's."""
+    return customer_cases(conversation).filter(status=CaseStatus.ACTIVE)
 
 
 EARLIER_CONVERSATIONS_SHOWN = 5
@@ -350,3 +356,8 @@ def may_change_case(user, case: Case, conversations: list[Conversation]) -> bool
 def case_workstreams() -> QuerySet[Workstream]:
     """The workstreams that route cases as record work items (MSG-2)."""
     return Workstream.objects.filter(channel=Channel.CASE).order_by("name")
+
+
+def pre_chat_labels(workstream_id: int) -> dict[str, str]:
+    """The workstream's pre-chat questions by key, as the customer read them."""
+    return dict(PreChatQuestion.objects.filter(workstream_id=workstream_id).values_list("key", "label"))

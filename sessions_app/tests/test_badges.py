@@ -26,6 +26,11 @@ def test_tooltips_use_the_specs_words():
     assert badges.unread_tooltip("Kenny Smith", 5) == "Kenny Smith. 5 new updates in your conversation"
 
 
+def test_unread_tooltip_is_the_specs_text_also_for_one():
+    """SES-8: the tooltip is "<title>. <X> new updates in your conversation" for every count."""
+    assert badges.unread_tooltip("Kenny Smith", 1) == "Kenny Smith. 1 new updates in your conversation"
+
+
 @pytest.mark.parametrize("tab", ["nope", "case", "case:x", "case:0", "knowledge_search:3", 7, None, "case:" + "9" * 30])
 def test_unknown_or_malformed_tabs_are_refused(tab):
     """SES-9: a tab names a known application, and a record where the application shows one."""

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from omnichannel.conversations import actions
-from omnichannel.conversations.models import Case, CaseStatus, Message, SenderRole
+from omnichannel.conversations.models import Case, CaseStatus, Message, PreChatQuestion, SenderRole
 from omnichannel.conversations.states import Channel, State
 
 HTMX = {"HX-Request": "true"}
@@ -39,7 +39,7 @@ def test_active_conversation_shows_customer_account_case_and_summary(
     for text in ("Mette Larsen", contact.account.name, "Parcel late", "1 earlier conversation", "My parcel is late"):
         assert text in html
     assert f'data-open-tab="case:{case.pk}"' in html and f'data-open-tab="contact:{contact.pk}"' in html
-    assert f'data-draft="new-case-{contact_chat.pk}"' in html  # a typed, unsaved title survives (SES-4)
+    assert 'data-draft="active_conversation"' in html  # a typed, unsaved title survives (SES-4)
     page = client.get(reverse("sessions_app:active_conversation", args=[contact_chat.pk])).content.decode()
     assert "<html" in page and "Parcel late" in page
 
@@ -102,6 +102,25 @@ def test_a_blank_case_title_is_refused_in_the_tab(client, agent, contact_chat):
     assert not Case.objects.exists()
 
 
+def test_refused_saves_answer_unprocessable_so_the_draft_is_kept(client, agent, contact_chat):
+    """SES-4, REC-1: a refused case save answers htmx 422 (the tab still shows the refusal), so
+    the workspace keeps the unsaved draft; only a 2xx answer means saved."""
+    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="First title")
+    client.force_login(agent)
+    refused = [
+        (reverse("sessions_app:case_create", args=[contact_chat.pk]), {"title": "  "}, "Give the case a title."),
+        (reverse("sessions_app:case_link", args=[contact_chat.pk]), {"case": "x"}, "Choose one of the listed cases."),
+        (reverse("sessions_app:case", args=[case.pk]), {"title": "Typed", "status": "bogus"}, "is not a case status"),
+    ]
+    for url, data, message in refused:
+        response = client.post(url, data, headers=HTMX)
+        assert response.status_code == 422 and message in response.content.decode()
+    saved = client.post(
+        reverse("sessions_app:case", args=[case.pk]), {"title": "Typed", "status": "active"}, headers=HTMX
+    )
+    assert saved.status_code == 200
+
+
 def test_agent_links_an_existing_case(client, agent, contact, contact_chat, make_case):
     """REC-1: the customer's active cases are offered; linking one is confirmed; a bad choice is refused."""
     case = make_case("Old invoice", contact=contact)
@@ -118,12 +137,25 @@ def test_agent_links_an_existing_case(client, agent, contact, contact_chat, make
     assert contact_chat.case == case
 
 
+def test_linking_a_case_not_offered_is_refused_without_its_title(client, agent, contact, contact_chat, make_case):
+    """SEC-1, REC-1: a case id not among the listed ones (another customer's, or resolved) is
+    refused with the same message, naming nothing, and nothing changes."""
+    client.force_login(agent)
+    url = reverse("sessions_app:case_link", args=[contact_chat.pk])
+    for case in (make_case("Secret merger"), make_case("Closed secret", contact=contact, status=CaseStatus.RESOLVED)):
+        response = client.post(url, {"case": case.pk}, headers=HTMX)
+        html = response.content.decode()
+        assert "Choose one of the listed cases." in html and "secret" not in html.lower()
+    contact_chat.refresh_from_db()
+    assert contact_chat.case is None
+
+
 def test_case_tab_edits_title_and_status(client, agent, contact_chat):
     """REC-1: the case form saves title and status; a refused save keeps what was typed."""
     case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="First title")
     client.force_login(agent)
     html = tab(client, "case", case.pk).content.decode()
-    assert f'data-draft="case-{case.pk}"' in html and 'value="First title"' in html
+    assert f'data-draft="case:{case.pk}"' in html and 'value="First title"' in html
     url = reverse("sessions_app:case", args=[case.pk])
     html = client.post(url, {"title": "Better title", "status": "resolved"}, headers=HTMX).content.decode()
     assert "Case saved." in html
@@ -139,7 +171,7 @@ def test_case_tab_is_read_only_for_agents_not_working_it(client, other_agent, su
     """REC-1, SEC-1: a supervisor sees the form; a colleague is refused saving."""
     case = actions.conversation_case_create(conversation=contact_chat, actor=contact_chat.primary_agent, title="X")
     client.force_login(supervisor)
-    assert 'data-draft="case-' in tab(client, "case", case.pk).content.decode()
+    assert 'data-draft="case:' in tab(client, "case", case.pk).content.decode()
     client.force_login(other_agent)
     assert tab(client, "case", case.pk).status_code == 404
     response = client.post(reverse("sessions_app:case", args=[case.pk]), {"title": "Y", "status": "active"})
@@ -205,15 +237,17 @@ def test_case_tab_routes_the_case_as_a_work_item(client, agent, contact_chat, ma
 
 
 def test_what_customers_typed_is_shown_escaped(client, agent, chat_workstream, make_conversation):
-    """SEC-1, SES-3: pre-chat answers and earlier messages appear as text, never as markup."""
+    """SEC-1, SES-3: pre-chat answers (under their questions) and earlier messages appear as
+    text, never as markup."""
     from omnichannel.conversations.models import Visitor
 
     visitor = Visitor.objects.create()
     earlier = make_conversation(chat_workstream, visitor=visitor)
     actions.message_post(conversation=earlier, sender_role=SenderRole.CUSTOMER, body="<img src=x onerror=alert(1)>")
+    PreChatQuestion.objects.create(workstream=chat_workstream, key="order", label="Order number")
     current = make_conversation(chat_workstream, visitor=visitor, context={"prechat": {"order": "<script>x</script>"}})
     actions.conversation_pick(conversation=current, agent=agent)
     client.force_login(agent)
     html = tab(client, "active_conversation", current.pk).content.decode()
-    assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>x" not in html
+    assert "<dt>Order number</dt><dd>&lt;script&gt;x&lt;/script&gt;</dd>" in html and "<script>x" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from omnichannel.conversations import actions
 from omnichannel.conversations.models import Case, CaseStatus, Conversation, Message, SenderRole
 from omnichannel.conversations.states import Channel, State
-from omnichannel.testing.browser import agent_at_home, open_widget, start_chat, wait_until
+from omnichannel.testing.browser import accept_offer, agent_at_home, open_widget, start_chat, wait_until
 from sessions_app import actions as session_actions
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,9 +33,7 @@ def test_agent_creates_a_case_and_sends_an_article_link_the_customer_opens(
     customer = new_page()
     frame = open_widget(customer)
     conversation = start_chat(frame)
-    agent_page.locator(f'.offer[data-offer="{conversation.pk}"]').get_by_role("button", name="Accept").click(
-        timeout=TIMEOUT
-    )
+    accept_offer(agent_page, conversation)
 
     # The session has started once both of its application tabs have loaded (SES-3).
     active = agent_page.locator("#tabpanel-active_conversation")

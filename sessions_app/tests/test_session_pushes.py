@@ -38,10 +38,40 @@ def test_a_customer_message_pushes_the_unread_count_of_a_session_not_in_focus(ag
         post = database_sync_to_async(actions.message_post)
         await post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="Anyone there?")
         html = await receive_until(socket, "data-unread")
-        assert f"{active_chat.title}. 1 new update in your conversation" in html
+        assert f"{active_chat.title}. 1 new updates in your conversation" in html
         await post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="This is awful and I hate it.")
         html = await receive_until(socket, "data-sentiment-alert")
         assert "It&#x27;s important that you are very attentive in your conversation." in html
         await socket.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_a_conversation_transferred_away_pushes_nothing_of_it_to_the_old_agent(
+    agent, other_agent, active_sms, other_queue
+):
+    """SEC-1: once the conversation is another agent's, the old agent's socket pushes its
+    session without state, sentiment alert or unread count."""
+    session_actions.session_open(agent=agent, conversation=active_sms)
+    session_actions.session_focus(agent=agent, session=None)
+    actions.conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
+    other_queue.members.add(other_agent)
+    actions.conversation_pick(conversation=active_sms, agent=other_agent)
+
+    async def scenario():
+        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
+        socket.scope["user"] = agent
+        assert (await socket.connect())[0]
+        post = database_sync_to_async(actions.message_post)
+        await post(conversation=active_sms, sender_role=SenderRole.CUSTOMER, body="This is awful and I hate it.")
+        await session_focus_home(agent)
+        html = await receive_until(socket, 'id="session-panel"')
+        assert "data-unread" not in html and "data-sentiment-alert" not in html
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@database_sync_to_async
+def session_focus_home(agent):
+    session_actions.session_focus(agent=agent, session=None)

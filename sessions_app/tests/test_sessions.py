@@ -11,7 +11,7 @@ from omnichannel.conversations.models import Case, Contact, Message, SenderRole
 from omnichannel.conversations.states import Channel, State
 from sessions_app import actions as session_actions
 from sessions_app.models import AgentSession
-from sessions_app.selectors import workspace_sessions
+from sessions_app.selectors import session_tabs, workspace_sessions
 
 HTMX = {"HX-Request": "true"}
 
@@ -45,6 +45,22 @@ def test_open_work_items_need_picking_and_others_conversations_stay_closed(agent
     with pytest.raises(NotPermitted):
         session_actions.session_open(agent=other_agent, conversation=active_chat)
     assert not AgentSession.objects.exists()
+
+
+def test_an_offer_opens_as_a_session_only_once_accepted(client, agent, open_chat):
+    """RT-3, SEC-1: a conversation offered to the agent (Active, not accepted) does not open as a
+    session by Open; Accept starts it."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    with pytest.raises(NotPermitted):
+        session_actions.session_open(agent=agent, conversation=open_chat)
+    client.force_login(agent)
+    response = client.post(
+        reverse("sessions_app:session_open"), {"target": f"conversation:{open_chat.pk}"}, headers=HTMX
+    )
+    assert "accept" in response.content.decode().lower()
+    assert not AgentSession.objects.exists()
+    open_chat.refresh_from_db()
+    assert open_chat.accepted_at is None
 
 
 def test_opening_twice_focuses_the_same_session(agent, active_chat):
@@ -151,16 +167,39 @@ def test_drafts_are_kept_per_session_and_bad_ones_change_nothing(client, agent, 
     session = session_actions.session_open(agent=agent, conversation=active_chat)
     client.force_login(agent)
     url = reverse("sessions_app:session_drafts", args=[session.pk])
-    ok = client.post(url, {"drafts": json.dumps({"case-new": {"title": "Tent pole"}})})
+    ok = client.post(url, {"drafts": json.dumps({"active_conversation": {"title": "Tent pole"}})})
     assert ok.status_code == 204
-    for bad in ("not json", json.dumps({"case-new": {"title": 5}}), json.dumps(["x"]), json.dumps({"": {}})):
+    for bad in ("not json", json.dumps({"active_conversation": {"title": 5}}), json.dumps(["x"]), json.dumps({"": {}})):
         response = client.post(url, {"drafts": bad})
         assert response.status_code == 400 and response.content
     session.refresh_from_db()
-    assert session.draft == {"case-new": {"title": "Tent pole"}}
-    client.post(url, {"drafts": json.dumps({"case-new": None})})
+    assert session.draft == {"active_conversation": {"title": "Tent pole"}}
+    client.post(url, {"drafts": json.dumps({"active_conversation": None})})
     session.refresh_from_db()
     assert session.draft == {}
+
+
+def test_closing_a_tab_drops_its_draft_and_drafts_belong_to_open_tabs(client, agent, active_chat):
+    """SES-4, SES-9: a draft is kept under its application tab's key, the key the tab's form
+    carries; closing the tab drops it, and a draft for a tab not open is refused, so drafts
+    never pile up."""
+    case = Case.objects.create(title="Refund")
+    type(active_chat).objects.filter(pk=active_chat.pk).update(case=case)
+    session = session_actions.session_open(agent=agent, conversation=active_chat)
+    session = session_actions.session_tab_open(agent=agent, session=session, tab=f"case:{case.pk}")
+    client.force_login(agent)
+    form = client.get(reverse("sessions_app:case", args=[case.pk]), headers=HTMX).content.decode()
+    assert f'data-draft="case:{case.pk}"' in form
+    url = reverse("sessions_app:session_drafts", args=[session.pk])
+    drafts = {f"case:{case.pk}": {"title": "Refund twice"}, "active_conversation": {"title": "New one"}}
+    assert client.post(url, {"drafts": json.dumps(drafts)}).status_code == 204
+    session_actions.session_tab_close(agent=agent, session=session, tab=f"case:{case.pk}")
+    session.refresh_from_db()
+    assert session.draft == {"active_conversation": {"title": "New one"}}
+    late = client.post(url, {"drafts": json.dumps({f"case:{case.pk}": {"title": "Too late"}})})
+    assert late.status_code == 400 and b"open tab" in late.content
+    session.refresh_from_db()
+    assert session.draft == {"active_conversation": {"title": "New one"}}
 
 
 def test_tabs_open_and_close_per_session(agent, active_chat, active_sms):
@@ -168,6 +207,7 @@ def test_tabs_open_and_close_per_session(agent, active_chat, active_sms):
     chat = session_actions.session_open(agent=agent, conversation=active_chat)
     sms = session_actions.session_open(agent=agent, conversation=active_sms)
     case = Case.objects.create(title="Refund")
+    type(active_chat).objects.filter(pk=active_chat.pk).update(case=case)
     chat = session_actions.session_tab_open(agent=agent, session=chat, tab=f"case:{case.pk}")
     assert chat.tabs[-1] == f"case:{case.pk}" and chat.active_tab == f"case:{case.pk}"
     sms.refresh_from_db()
@@ -233,6 +273,26 @@ def test_a_conversation_taken_from_the_agent_shows_nothing_in_their_session(
     assert active_sms.state == State.ACTIVE and active_sms.primary_agent == other_agent
 
 
+def test_a_conversation_transferred_away_leaks_nothing_through_the_session_panel(
+    client, agent, other_agent, active_sms, active_chat, other_queue
+):
+    """SEC-1: the old agent's session of a transferred conversation keeps its title but shows
+    neither its state and sentiment in the header nor an alert or unread count on its icon."""
+    session = session_actions.session_open(agent=agent, conversation=active_sms)
+    session_actions.session_open(agent=agent, conversation=active_chat)
+    actions.conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
+    other_queue.members.add(other_agent)
+    actions.conversation_pick(conversation=active_sms, agent=other_agent)
+    customer_writes(active_sms, "This is terrible, awful, the worst service ever. I hate it.")
+    item = next(item for item in workspace_sessions(agent) if item.pk == session.pk)
+    assert (item.unread, item.unread_badge, item.alert, item.conversation) == (0, "", False, None)
+    session_actions.session_focus(agent=agent, session=session)
+    client.force_login(agent)
+    page = client.get(reverse("sessions_app:home")).content.decode()
+    header = page[page.index(f'id="session-header-{session.pk}"') :].split("</header>")[0]
+    assert "badge" not in header and "sentiment" not in header and "SMS" not in header
+
+
 def test_open_on_a_waiting_work_item_resumes_it(agent, active_sms):
     """SES-2, ST-10: Open on a Waiting conversation in My work items resumes it to Active."""
     session = session_actions.session_open(agent=agent, conversation=active_sms)
@@ -242,3 +302,46 @@ def test_open_on_a_waiting_work_item_resumes_it(agent, active_sms):
     session_actions.session_open(agent=agent, conversation=active_sms)
     active_sms.refresh_from_db()
     assert active_sms.state == State.ACTIVE and AgentSession.objects.filter(conversation=active_sms).exists()
+
+
+@pytest.mark.parametrize("kind", ["case", "contact", "account"])
+def test_a_record_tab_opens_only_for_records_the_agent_may_see(agent, active_chat, kind):
+    """SEC-1, SES-9: a tab for a colleague's case, contact or account is refused and its name
+    never shows in the tab strip, even when the tab got into the session before."""
+    from omnichannel.conversations.models import Account
+
+    account = Account.objects.create(name="Secret Holdings")
+    record = {
+        "case": lambda: Case.objects.create(title="Secret merger"),
+        "contact": lambda: Contact.objects.create(first_name="Secret", last_name="Person"),
+        "account": lambda: account,
+    }[kind]()
+    session = session_actions.session_open(agent=agent, conversation=active_chat)
+    with pytest.raises(NotPermitted):
+        session_actions.session_tab_open(agent=agent, session=session, tab=f"{kind}:{record.pk}")
+    session.refresh_from_db()
+    assert session.tabs == ["active_conversation", "knowledge_search"]
+    # A tab kept from before the record stopped being the agent's shows no name.
+    AgentSession.objects.filter(pk=session.pk).update(tabs=[*session.tabs, f"{kind}:{record.pk}"])
+    session.refresh_from_db()
+    labels = [tab.label for tab in session_tabs(session, agent=agent)]
+    assert not any("Secret" in label for label in labels)
+
+
+@pytest.mark.parametrize(
+    ("act", "extra"),
+    [
+        (session_actions.session_focus, {}),
+        (session_actions.session_close, {}),
+        (session_actions.session_tab_open, {"tab": "knowledge_search"}),
+        (session_actions.session_tab_close, {"tab": "knowledge_search"}),
+        (session_actions.session_drafts_save, {"drafts": {"active_conversation": {"title": "x"}}}),
+    ],
+)
+def test_every_session_action_refuses_another_agents_session(agent, other_agent, active_chat, act, extra):
+    """SEC-1: an agent acts only on their own sessions; the refusal changes nothing."""
+    session = session_actions.session_open(agent=agent, conversation=active_chat)
+    with pytest.raises(NotPermitted, match="This is not your session."):
+        act(agent=other_agent, session=session, **extra)
+    assert AgentSession.objects.get(pk=session.pk).tabs == ["active_conversation", "knowledge_search"]
+    assert AgentSession.objects.get(pk=session.pk).draft == {}

@@ -64,3 +64,17 @@ def test_agent_actions_need_post_and_an_agent(client, agent, administrator, open
     assert client.get(reverse("sessions_app:pick", args=[open_chat.pk])).status_code == 405
     client.force_login(administrator)
     assert client.post(reverse("sessions_app:pick", args=[open_chat.pk])).status_code == 403
+
+
+def test_accept_in_the_workspace_swaps_in_the_new_session(client, agent, open_chat):
+    """SES-3: accepted in the workspace, the new session replaces the session pane without a reload."""
+    actions.conversation_offer(conversation=open_chat, agent=agent)
+    client.force_login(agent)
+    headers = {**HTMX, "HX-Current-URL": "http://testserver/agent/"}
+    response = client.post(reverse("sessions_app:accept", args=[open_chat.pk]), headers=headers)
+    assert response.headers["HX-Retarget"] == "#session-pane" and response.headers["HX-Reswap"] == "outerHTML"
+    html = response.content.decode()
+    assert f'data-conversation-id="{open_chat.pk}"' in html and 'id="session-panel"' in html
+    # A refusal (the offer is gone) is shown in the pane, and nothing changes.
+    again = client.post(reverse("sessions_app:accept", args=[open_chat.pk]), headers=headers).content.decode()
+    assert 'role="alert"' in again

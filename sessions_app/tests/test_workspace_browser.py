@@ -52,6 +52,8 @@ def customer_chat(new_page, agent_page):
     )
     title = f"Visitor {conversation.visitor_id}"
     expect(session_item(agent_page, title)).to_have_class(re.compile(r"\bis-focused\b"), timeout=TIMEOUT)
+    # Accept reloads the workspace: its scripts run once the new page has loaded.
+    agent_page.wait_for_load_state("load")
     expect(agent_page.get_by_label("Reply to the customer")).to_be_visible(timeout=TIMEOUT)
     expect(frame.locator(".message__notice", has_text="joined the chat")).to_be_visible(timeout=TIMEOUT)
     return frame, conversation
@@ -145,6 +147,7 @@ def test_dashboard_streams_menus_and_shift_click(new_page, agent, make_workstrea
     expect(menu(streams["Open work items"], waiting.title)).to_have_text(["Pick"])
     streams["Open work items"].get_by_role("menuitem", name="Pick").click()
     expect(page.locator(".session-header h1")).to_have_text(waiting.title, timeout=TIMEOUT)
+    page.wait_for_load_state("load")  # Pick reloads the workspace
     assert Conversation.objects.get(pk=waiting.pk).primary_agent == agent
 
     go_home(page)
@@ -183,25 +186,25 @@ def test_switching_sessions_keeps_an_unsaved_case_title_also_after_reload(
     actions.conversation_pick(conversation=other, agent=agent)
     session_actions.session_open(agent=agent, conversation=other)
     page = agent_at_home(new_page, agent)
-    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    session_item(page, "Tent pole").locator(".session__switch").click()
     title = page.get_by_label("Title")
     expect(title).to_have_value("Tent pole", timeout=TIMEOUT)
     title.fill("Tent pole snapped in the storm")
-    session_item(page, other.title).get_by_role("button", name=other.title).click()
+    session_item(page, other.title).locator(".session__switch").click()
     expect(page.locator(".session-header h1")).to_have_text(other.title, timeout=TIMEOUT)
     # In the chat's session, a new case's title typed in the Active conversation page.
     page.get_by_label("New case title").fill("Wrong size delivered")
-    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    session_item(page, "Tent pole").locator(".session__switch").click()
     expect(page.get_by_label("Title")).to_have_value("Tent pole snapped in the storm", timeout=TIMEOUT)
-    session_item(page, other.title).get_by_role("button", name=other.title).click()
+    session_item(page, other.title).locator(".session__switch").click()
     expect(page.get_by_label("New case title")).to_have_value("Wrong size delivered", timeout=TIMEOUT)
     page.reload()
     expect(page.get_by_label("New case title")).to_have_value("Wrong size delivered", timeout=TIMEOUT)
-    session_item(page, "Tent pole").get_by_role("button", name="Tent pole").click()
+    session_item(page, "Tent pole").locator(".session__switch").click()
     expect(page.get_by_label("Title")).to_have_value("Tent pole snapped in the storm", timeout=TIMEOUT)
     wait_until(
         lambda: (
-            AgentSession.objects.get(agent=agent, case=case).draft.get(f"case-{case.pk}", {}).get("title")
+            AgentSession.objects.get(agent=agent, case=case).draft.get(f"case:{case.pk}", {}).get("title")
             == "Tent pole snapped in the storm"
         ),
         what="the draft to be saved",
@@ -216,6 +219,68 @@ def test_switching_sessions_keeps_an_unsaved_case_title_also_after_reload(
     wait_until(lambda: not AgentSession.objects.get(agent=agent, case=case).draft, what="the draft to go")
 
 
+def test_a_draft_still_on_its_way_survives_switching_back(new_page, agent, make_conversation, chat_workstream):
+    """SES-4: a title typed just before switching away is not undone when the agent comes back
+    before the server has stored it: the session's drafts from the server never replace values
+    still on their way; once the save lands the server has it too."""
+    case = Case.objects.create(title="Tent pole")
+    actions.conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
+    session_actions.session_open(agent=agent, case=case)
+    other = make_conversation(chat_workstream)
+    actions.conversation_pick(conversation=other, agent=agent)
+    session_actions.session_open(agent=agent, conversation=other)
+    page = agent_at_home(new_page, agent)
+    held = []
+    page.route("**/sessions/*/drafts/", lambda route: held.append(route))  # saves wait until released below
+    session_item(page, "Tent pole").locator(".session__switch").click()
+    title = page.get_by_label("Title")
+    expect(title).to_have_value("Tent pole")
+    title.fill("Tent pole snapped")
+    session_item(page, other.title).locator(".session__switch").click()
+    expect(page.locator(".session-header h1")).to_have_text(other.title)
+    session_item(page, "Tent pole").locator(".session__switch").click()
+    expect(page.locator(".session-header h1")).to_have_text("Tent pole")
+    expect(page.get_by_label("Title")).to_have_value("Tent pole snapped")
+    assert held, "the draft save was sent"
+    for route in held:
+        route.continue_()
+    wait_until(
+        lambda: (
+            AgentSession.objects.get(agent=agent, case=case).draft.get(f"case:{case.pk}", {}).get("title")
+            == "Tent pole snapped"
+        ),
+        what="the draft to be saved",
+    )
+    expect(page.get_by_label("Title")).to_have_value("Tent pole snapped")
+
+
+def test_a_refused_save_shows_why_and_keeps_the_draft(new_page, agent, make_conversation, chat_workstream):
+    """SES-4, REC-1: a case save the server refuses shows its reason in the tab, and what was
+    typed stays a draft: it is still there after switching away and back."""
+    case = Case.objects.create(title="Tent pole")
+    actions.conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
+    session_actions.session_open(agent=agent, case=case)
+    other = make_conversation(chat_workstream)
+    actions.conversation_pick(conversation=other, agent=agent)
+    session_actions.session_open(agent=agent, conversation=other)
+    page = agent_at_home(new_page, agent)
+    session_item(page, "Tent pole").locator(".session__switch").click()
+    expect(page.get_by_label("Title")).to_have_value("Tent pole")
+    page.get_by_label("Title").fill("   ")  # passes the browser's required check; the server refuses it
+    page.get_by_role("button", name="Save case").click()
+    expect(page.get_by_role("alert")).to_contain_text("Give the case a title.")
+    wait_until(
+        lambda: AgentSession.objects.get(agent=agent, case=case).draft.get(f"case:{case.pk}", {}).get("title") == "   ",
+        what="the draft to stay saved",
+    )
+    session_item(page, other.title).locator(".session__switch").click()
+    expect(page.locator(".session-header h1")).to_have_text(other.title)
+    session_item(page, "Tent pole").locator(".session__switch").click()
+    expect(page.locator(".session-header h1")).to_have_text("Tent pole")
+    expect(page.get_by_label("Title")).to_have_value("   ")
+    assert Case.objects.get(pk=case.pk).title == "Tent pole"
+
+
 def test_closing_a_session_asks_first_then_moves_the_conversation(new_page, agent, chat_workstream):
     """SES-5, ST-4: the X shows on hover; a confirmation dialog follows; Cancel keeps the
     session; confirming closes it and the Active live chat goes back to Open, the customer told."""
@@ -225,9 +290,9 @@ def test_closing_a_session_asks_first_then_moves_the_conversation(new_page, agen
     item = session_item(agent_page, title)
     close = item.get_by_role("button", name=f"Close session {title}")
     agent_page.get_by_role("button", name="Home").hover()
-    expect(close).to_be_hidden()
+    expect(close).to_have_css("opacity", "0")
     item.hover()
-    expect(close).to_be_visible()
+    expect(close).to_have_css("opacity", "1")
     close.click()
     dialog = agent_page.locator("#confirm-dialog")
     expect(dialog).to_be_visible()
@@ -250,6 +315,37 @@ def test_closing_a_session_asks_first_then_moves_the_conversation(new_page, agen
     expect(frame.locator(".message__notice", has_text="left the chat")).to_be_visible(timeout=TIMEOUT)
 
 
+def test_keyboard_reaches_a_sessions_close_button_expanded_and_collapsed(
+    new_page, agent, sms_workstream, make_conversation
+):
+    """SES-5, A11Y-1: Tab from a session's button reaches its X, which shows while it has the
+    focus, with the session panel expanded and collapsed alike; Enter asks, Enter confirms."""
+    conversations = [make_conversation(sms_workstream) for _ in range(2)]
+    for conversation in conversations:
+        actions.conversation_pick(conversation=conversation, agent=agent)
+        session_actions.session_open(agent=agent, conversation=conversation)
+    page = agent_at_home(new_page, agent)
+    dialog = page.locator("#confirm-dialog")
+    for collapsed, conversation in zip((False, True), conversations, strict=True):
+        if collapsed:
+            page.get_by_role("button", name="Collapse or expand the session panel").click()
+            expect(page.locator("html")).to_have_class(re.compile(r"\bsession-panel-collapsed\b"))
+        item = session_item(page, conversation.title)
+        item.locator(".session__switch").focus()
+        page.keyboard.press("Tab")
+        close = item.get_by_role("button", name=f"Close session {conversation.title}")
+        expect(close).to_be_focused()
+        expect(close).to_have_css("opacity", "1")
+        page.keyboard.press("Enter")
+        expect(dialog).to_be_visible()
+        page.keyboard.press("Enter")  # the dialog's Close session button has the focus
+        expect(item).to_have_count(0)
+        wait_until(
+            lambda conversation=conversation: not AgentSession.objects.filter(conversation=conversation).exists(),
+            what="the session to be closed",
+        )
+
+
 def test_titles_icons_sentiment_alert_and_unread_count(
     new_page, agent, chat_workstream, make_workstream, make_conversation, screenshot
 ):
@@ -262,7 +358,8 @@ def test_titles_icons_sentiment_alert_and_unread_count(
     chatty_frame, chatty = customer_chat(new_page, agent_page)
     contact = Contact.objects.create(first_name="Kenny", last_name="Smith")
     # The agent also works an SMS from Kenny, so his record is theirs to see.
-    sms = make_conversation(make_workstream("sms"), contact=contact)
+    # (Pick mode: the server's worker must not offer it meanwhile.)
+    sms = make_conversation(make_workstream("sms", distribution="pick"), contact=contact)
     actions.conversation_pick(conversation=sms, agent=agent)
     angry_title, chatty_title = f"Visitor {angry.visitor_id}", f"Visitor {chatty.visitor_id}"
     # A contact session (Shift+click would start it; opened here and loaded, being made in this process).
@@ -292,7 +389,7 @@ def test_titles_icons_sentiment_alert_and_unread_count(
     expect(session_item(agent_page, angry_title).locator("[data-unread]")).to_have_text("1")
     screenshot(agent_page, "three-sessions")
 
-    session_item(agent_page, chatty_title).get_by_role("button", name=re.compile(chatty_title)).first.click()
+    session_item(agent_page, chatty_title).locator(".session__switch").click()
     expect(agent_page.locator(".session-header h1")).to_have_text(chatty_title, timeout=TIMEOUT)
     expect(unread).to_have_count(0)
     expect(agent_page.locator(".comm-panel .message__body")).to_have_text(
@@ -321,14 +418,14 @@ def test_each_session_keeps_its_own_application_tabs(new_page, agent, make_conve
     expect(page.locator("#tabpanel-active_conversation")).to_be_hidden()
     wait_until(lambda: AgentSession.objects.get(conversation=second).active_tab == "knowledge_search", what="tab saved")
 
-    session_item(page, "Refund").get_by_role("button", name="Refund").click()
+    session_item(page, "Refund").locator(".session__switch").click()
     expect(tabs).to_have_text(["Active conversation", "Knowledge base search", "Refund"], timeout=TIMEOUT)
     expect(page.get_by_role("tab", selected=True)).to_have_text("Refund")
     expect(page.locator(f"#tabpanel-case-{case.pk}").get_by_label("Title")).to_have_value("Refund", timeout=TIMEOUT)
     page.get_by_role("button", name="Close tab Refund").click()
     expect(tabs).to_have_text(["Active conversation", "Knowledge base search"], timeout=TIMEOUT)
 
-    session_item(page, second.title).get_by_role("button", name=second.title).click()
+    session_item(page, second.title).locator(".session__switch").click()
     expect(page.get_by_role("tab", selected=True)).to_have_text("Knowledge base search", timeout=TIMEOUT)
 
 
@@ -382,6 +479,7 @@ def test_keyboard_shortcuts_and_labelled_controls(new_page, agent, chat_workstre
     expect(agent_page.locator(f'.offer[data-offer="{conversation.pk}"]')).to_be_visible(timeout=TIMEOUT)
     agent_page.keyboard.press("Alt+Shift+A")
     expect(agent_page.locator(".session-header h1")).to_have_text(f"Visitor {conversation.visitor_id}", timeout=TIMEOUT)
+    agent_page.wait_for_load_state("load")  # Accept reloads the workspace
     agent_page.keyboard.press("Alt+Shift+C")
     expect(agent_page.get_by_label("Reply to the customer")).to_be_focused()
     agent_page.keyboard.press("Alt+Shift+1")

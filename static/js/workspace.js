@@ -39,7 +39,6 @@
       : tabber && event.shiftKey && /^(case|contact):\d+$/.test(tabber.dataset.openTab) ? tabber.dataset.openTab : null;
     if (record && (event.shiftKey || !paneSession())) {
       event.preventDefault();
-      flushDrafts();
       htmx.ajax("POST", document.querySelector("[data-workspace]").dataset.openUrl, {
         source: opener || tabber, target: "#session-pane", swap: "outerHTML", values: { target: record },
       });
@@ -47,7 +46,6 @@
     }
     if (tabber && paneSession()) {
       event.preventDefault();
-      flushDrafts();
       htmx.ajax("POST", paneSession().dataset.tabsUrl, {
         source: tabber, target: "#session-pane", swap: "outerHTML", values: { tab: tabber.dataset.openTab },
       });
@@ -100,16 +98,43 @@
     if (open) toggle.nextElementSibling.querySelector('[role="menuitem"]').focus();
   });
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeMenus(null); });
+  // A pushed stream replaces the rows under an open menu: open it again on the new row.
+  let reopen = null;
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const open = event.detail.target.querySelector && event.detail.target.querySelector("[data-menu-toggle][aria-expanded=true]");
+    reopen = open ? { row: open.closest("[data-work-item]").dataset.workItem, focused: open.parentNode.contains(document.activeElement) } : null;
+  });
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    if (!reopen) return;
+    const toggle = event.target.querySelector && event.target.querySelector(`[data-work-item="${reopen.row}"] [data-menu-toggle]`);
+    if (toggle) {
+      toggle.setAttribute("aria-expanded", "true");
+      toggle.nextElementSibling.hidden = false;
+      if (reopen.focused) toggle.nextElementSibling.querySelector('[role="menuitem"]').focus();
+    }
+    reopen = null;
+  });
 
-  // --- close confirmation (SES-5): htmx asks, our dialog answers
+  // --- htmx's confirm step: Accept and Pick go from the pane; closing asks in our dialog (SES-5)
   const dialog = document.getElementById("confirm-dialog");
   document.addEventListener("htmx:confirm", (event) => {
+    // Accept and Pick start a session that replaces the session pane. Their buttons sit in
+    // pushed partials, which the push after the action may replace before the answer comes:
+    // sent from the pane instead, the answer still finds where it goes.
+    const starter = event.detail.elt;
+    if (starter.matches && starter.matches("[data-accept], [data-pick]")) {
+      event.preventDefault();
+      htmx.ajax("POST", event.detail.path, {
+        source: document.getElementById("session-pane"), target: "#session-pane", swap: "outerHTML",
+      });
+      return;
+    }
     if (!event.detail.question || !dialog) return;
     event.preventDefault();
     dialog.querySelector("#confirm-dialog-text").textContent = event.detail.question;
     dialog.returnValue = "";
     dialog.addEventListener("close", () => {
-      if (dialog.returnValue === "confirm") { flushDrafts(); event.detail.issueRequest(true); }
+      if (dialog.returnValue === "confirm") event.detail.issueRequest(true);
     }, { once: true });
     dialog.showModal();
     dialog.querySelector('[value="confirm"]').focus();
@@ -120,9 +145,18 @@
   let drafts = {};
   let pending = {};
   let timer = null;
-  function readDrafts() {
+  // Values typed but not yet stored, by session then form: { fields, answeredAt }. A pane asked
+  // for before the server answered their save was rendered without them, so they win there.
+  const unsent = {};
+  function readDrafts(requestedAt) {
     const script = document.getElementById("session-drafts");
     drafts = script ? JSON.parse(script.textContent) : {};
+    const pane = paneSession();
+    const mine = (pane && unsent[pane.dataset.draftsUrl]) || {};
+    for (const [form, entry] of Object.entries(mine)) {
+      if (entry.answeredAt !== undefined && entry.answeredAt < requestedAt) delete mine[form];
+      else drafts[form] = entry.fields;
+    }
   }
   function formFields(form) {
     const fields = {};
@@ -144,24 +178,33 @@
       }
     });
   }
+  // Pending changes by the session they belong to: the pane may show another by the time they go.
   function queue(form, fields) {
     const pane = paneSession();
     if (!pane) return;
-    pending[form] = fields;
+    const url = pane.dataset.draftsUrl;
+    pending[url] = Object.assign(pending[url] || {}, { [form]: fields });
+    unsent[url] = Object.assign(unsent[url] || {}, { [form]: { fields } });
     drafts[form] = fields;
     clearTimeout(timer);
     timer = setTimeout(flushDrafts, DRAFT_DELAY_MS);
   }
   function flushDrafts() {
     clearTimeout(timer);
-    const pane = paneSession();
-    if (!pane || !Object.keys(pending).length) return;
-    const body = new URLSearchParams({ drafts: JSON.stringify(pending) });
+    for (const [url, forms] of Object.entries(pending)) {
+      fetch(url, {
+        method: "POST", body: new URLSearchParams({ drafts: JSON.stringify(forms) }), keepalive: true,
+        credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
+      }).then(() => {
+        // Answered (stored, or refused for good): panes asked for from now on show the server's copy.
+        const now = performance.now();
+        for (const [form, fields] of Object.entries(forms)) {
+          const entry = unsent[url] && unsent[url][form];
+          if (entry && entry.fields === fields) entry.answeredAt = now;
+        }
+      }, () => { /* not sent: the values stay unsent, so this page keeps showing them */ });
+    }
     pending = {};
-    fetch(pane.dataset.draftsUrl, {
-      method: "POST", body: body, keepalive: true, credentials: "same-origin",
-      headers: { "X-CSRFToken": csrfToken() },
-    });
   }
   function csrfToken() {
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
@@ -180,20 +223,23 @@
     const form = event.detail.requestConfig && event.detail.requestConfig.elt;
     if (form && form.matches && form.matches("form[data-draft]") && event.detail.xhr.status < 300) {
       delete drafts[form.dataset.draft];
-      pending[form.dataset.draft] = null;
+      queue(form.dataset.draft, null);
       flushDrafts();
     }
   });
-  // Leaving the session (switch, close, open another) sends what is pending first.
+  // Any request may lead away from the session (a switch, Accept, Pick…): what is pending goes first.
   document.addEventListener("htmx:beforeRequest", (event) => {
-    if (event.detail.elt.closest && event.detail.elt.closest("#session-panel, [data-session-open], .menu")) flushDrafts();
+    flushDrafts();
+    if (event.detail.xhr) event.detail.xhr.requestedAt = performance.now();
   });
   window.addEventListener("pagehide", flushDrafts);
   document.addEventListener("htmx:afterSettle", (event) => {
-    if (event.detail.elt.id === "session-pane" || event.detail.target && event.detail.target.id === "session-pane") readDrafts();
+    if (event.detail.elt.id === "session-pane" || event.detail.target && event.detail.target.id === "session-pane") {
+      readDrafts(event.detail.xhr ? event.detail.xhr.requestedAt : Infinity);
+    }
     restore(event.detail.elt);
   });
-  readDrafts();
+  readDrafts(Infinity);
   restore(document);
 
   // --- the focused session's conversation changed (its header was pushed): live tabs reload,
@@ -202,7 +248,6 @@
     if (!/^session-header-/.test(event.detail.target.id || "")) return;
     document.querySelectorAll("#session-pane [data-live-tab]").forEach((panel) => {
       if (panel.contains(document.activeElement)) return;
-      flushDrafts();
       htmx.trigger(panel, "conversation-changed");
     });
   });

@@ -246,7 +246,7 @@ def test_persistent_chat_waits_for_the_returning_customer(new_page, agent, chat_
     expect(bodies(frame)).to_have_text(["My tent pole broke.", "We will send a new one."])
 
     agent_page.on("dialog", lambda dialog: dialog.accept())
-    agent_page.get_by_role("button", name="Close session").click()
+    agent_page.get_by_role("button", name="Close session", exact=True).click()
     agent_page.wait_for_url("**/agent/")
     wait_state(conversation, "waiting")
 
@@ -263,7 +263,7 @@ def test_persistent_chat_waits_for_the_returning_customer(new_page, agent, chat_
 
     agent_page.get_by_role("button", name="End", exact=True).click()
     expect(agent_page.locator(".session-header .badge-wrap_up")).to_be_visible()
-    agent_page.get_by_role("button", name="Close session").click()
+    agent_page.get_by_role("button", name="Close session", exact=True).click()
     agent_page.wait_for_url("**/agent/")
     wait_state(conversation, "closed")
 

@@ -108,7 +108,7 @@ def test_closed_conversations_and_record_work_items_keep_their_case(
     """REC-1, ST-12: nothing changes a Closed conversation; a record work item is its case."""
     actions.conversation_end(conversation=contact_chat, agent=agent)
     actions.conversation_close_session(conversation=contact_chat, agent=agent)
-    with pytest.raises(ConversationError, match="Closed"):
+    with pytest.raises(IllegalTransition, match="Cannot create a case for it: the conversation is Closed."):
         actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Too late")
     record = make_conversation(make_workstream(Channel.CASE), case=make_case())
     actions.conversation_pick(conversation=record, agent=agent)
@@ -278,3 +278,14 @@ def test_routing_a_case_is_refused_clearly(contact_chat, agent, other_agent, mak
     with pytest.raises(ConversationError, match="only active cases become work items"):
         actions.case_route(case=other, actor=agent, workstream=cases)
     assert case.conversations.filter(workstream=cases).count() == 1
+
+
+def test_linking_another_customers_case_never_names_it(contact_chat, agent, make_case):
+    """SEC-1, REC-1: a case of another customer is refused without its title, whatever its status."""
+    for status in (CaseStatus.ACTIVE, CaseStatus.RESOLVED):
+        stranger = make_case("Secret merger", status=status)
+        with pytest.raises(NotPermitted) as refused:
+            actions.conversation_case_link(conversation=contact_chat, case=stranger, actor=agent)
+        assert "Secret merger" not in str(refused.value)
+        assert "belongs to another customer" in str(refused.value)
+    assert case_events(contact_chat) == []
