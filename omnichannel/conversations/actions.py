@@ -266,7 +266,7 @@ def _move(
     return event
 
 
-# What customer and agent read in a live chat's transcript after a move (CH-3).
+# What customer and agent read in the transcript after a move (CH-3, SUP-4, SUP-7).
 _NOTICES = {
     Action.PICK: Notice.AGENT_JOINED,
     Action.ACCEPT: Notice.AGENT_JOINED,
@@ -294,9 +294,12 @@ def _notice(
     previous_agent_id: int | None,
     actor_id: int | None = None,
 ) -> Message | None:
-    """The system notice a move of a live chat puts in its transcript, unsaved, if any."""
+    """The system notice a move puts in the transcript, unsaved, if any: routing's notices in live
+    chat, a supervisor's on every channel but records (SUP-4, SUP-7: both sides are told)."""
     notice = _NOTICES.get(action)
-    if notice is None or conversation.kind != Kind.LIVE_CHAT:
+    if notice is None or conversation.kind == Kind.RECORD:
+        return None
+    if conversation.kind != Kind.LIVE_CHAT and notice not in _SUPERVISOR_NOTICES:
         return None
     if notice == Notice.AGENT_JOINED:
         if not conversation.accepted_at:

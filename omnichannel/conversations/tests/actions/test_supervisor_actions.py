@@ -197,6 +197,25 @@ def test_join_notifies_both_sides_then_the_supervisor_writes_and_leaves(active_c
         actions.conversation_supervisor_leave(conversation=active_chat, actor=supervisor)
 
 
+def test_join_leave_and_force_close_tell_both_sides_on_every_channel(
+    active_sms, make_workstream, make_conversation, agent, supervisor
+):
+    """SUP-4, SUP-7: SMS and WhatsApp customers and agents are told of a supervisor joining and
+    leaving, and a call's participants that a supervisor ended it, as live chat's are."""
+    actions.conversation_supervisor_join(conversation=active_sms, actor=supervisor)
+    actions.conversation_supervisor_leave(conversation=active_sms, actor=supervisor)
+    actions.conversation_force_close(conversation=active_sms, actor=supervisor)
+    assert notices(active_sms) == [
+        "Sofie (supervisor) joined the chat",
+        "Sofie (supervisor) left the chat",
+        "A supervisor ended the chat",
+    ]
+    call = make_conversation(make_workstream(Channel.VOICE))
+    actions.conversation_pick(conversation=call, agent=agent)
+    actions.conversation_force_close(conversation=call, actor=supervisor)
+    assert notices(call) == ["A supervisor ended the chat"]
+
+
 def test_join_refused_unless_active(open_chat, supervisor):
     """SUP-4: joining needs a chat an agent is working in."""
     with pytest.raises(ConversationError, match="Cannot join it: the conversation is Open"):
