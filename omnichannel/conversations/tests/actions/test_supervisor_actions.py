@@ -322,6 +322,27 @@ def test_transfer_rejected_or_timed_out_stays_where_it_was(active_sms, superviso
     ]
 
 
+def test_a_pending_transfer_can_be_rejected_or_time_out_after_an_escalation(
+    active_chat, make_conversation, chat_workstream, supervisor, agent, other_agent
+):
+    """SUP-6: escalating to a call stops a transfer being accepted, never being rejected or timing
+    out: those need only an Active or Waiting conversation."""
+    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    Conversation.objects.filter(pk=active_chat.pk).update(escalated_at=timezone.now())
+    with pytest.raises(ConversationError, match="escalated to a voice or video call"):
+        actions.conversation_transfer_accept(conversation=active_chat, agent=other_agent)
+    assert actions.conversation_transfer_reject(conversation=active_chat, agent=other_agent).action == "transfer_reject"
+
+    second = make_conversation(chat_workstream)
+    actions.conversation_pick(conversation=second, agent=agent)
+    actions.conversation_transfer_request(conversation=second, to_agent=other_agent, actor=supervisor)
+    Conversation.objects.filter(pk=second.pk).update(
+        escalated_at=timezone.now(), transfer_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert worker.expire_transfers(timezone.now()) == 1
+    assert Conversation.objects.get(pk=second.pk).transfer_agent is None
+
+
 def test_transfer_of_a_waiting_conversation(active_sms, supervisor, agent, other_agent):
     """SUP-6: a Waiting messaging conversation is transferred too, and stays Waiting with the new agent."""
     actions.conversation_close_session(conversation=active_sms, agent=agent)
