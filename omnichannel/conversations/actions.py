@@ -887,19 +887,22 @@ def _record(
     *,
     action: Action,
     actor: AbstractBaseUser,
-    check: Check,
-    apply: Callable[[Conversation], None] | None = None,
+    check: Check | None = None,
+    claim: Callable[[Conversation], None] | None = None,
 ) -> ConversationEvent:
     """A supervisor's action that moves nothing (monitor, join, leave): asked of the table like
     a move, so a refusal names the state (ST-13), and recorded as an event with its actor. The
-    version is left alone: watching a conversation must not fail anyone's claim on it."""
+    version is left alone: watching a conversation must not fail anyone's claim on it. `claim`
+    writes what the action changes and refuses if another request wrote it first, so a double
+    click records one event and one notice even where the row lock is a no-op (SQLite)."""
     with transaction.atomic():
         now = timezone.now()
         _lock(conversation)
         rule = next_state(action, conversation_facts(conversation))
-        check(conversation, now)
-        if apply is not None:
-            apply(conversation)
+        if check is not None:
+            check(conversation, now)
+        if claim is not None:
+            claim(conversation)
         event = ConversationEvent.objects.create(
             conversation=conversation,
             from_state=conversation.state,
@@ -937,33 +940,33 @@ def conversation_supervisor_join(*, conversation: Conversation, actor: AbstractB
     """SUP-4: the monitoring supervisor joins the chat; customer and agent see a notice, and
     the supervisor may write to both until they leave."""
 
-    def not_yet(conversation: Conversation, now: datetime) -> None:
-        if conversation.supervisors.filter(pk=actor.pk).exists():
-            raise InvalidInput(_("You are already in this chat."))
+    def claim(conversation: Conversation) -> None:
+        # The through row's unique pair is the claim: a second join's insert fails.
+        try:
+            with transaction.atomic():
+                Conversation.supervisors.through.objects.create(conversation=conversation, user=actor)
+        except IntegrityError:
+            raise InvalidInput(_("You are already in this chat.")) from None
 
     return _record(
         conversation,
         action=Action.SUPERVISOR_JOIN,
         actor=actor,
-        check=_all(_supervising(actor, switch="allow_monitor"), _not_own(actor), not_yet),
-        apply=lambda conversation: conversation.supervisors.add(actor),
+        check=_all(_supervising(actor, switch="allow_monitor"), _not_own(actor)),
+        claim=claim,
     )
 
 
 def conversation_supervisor_leave(*, conversation: Conversation, actor: AbstractBaseUser) -> ConversationEvent:
     """SUP-4: a supervisor who joined the chat leaves it; customer and agent see a notice."""
 
-    def joined(conversation: Conversation, now: datetime) -> None:
-        if not conversation.supervisors.filter(pk=actor.pk).exists():
+    def claim(conversation: Conversation) -> None:
+        # Deleting the through row is the claim: a second leave deletes nothing.
+        through = Conversation.supervisors.through
+        if not through.objects.filter(conversation=conversation, user=actor).delete()[0]:
             raise InvalidInput(_("You have not joined this chat."))
 
-    return _record(
-        conversation,
-        action=Action.SUPERVISOR_LEAVE,
-        actor=actor,
-        check=joined,
-        apply=lambda conversation: conversation.supervisors.remove(actor),
-    )
+    return _record(conversation, action=Action.SUPERVISOR_LEAVE, actor=actor, claim=claim)
 
 
 def conversation_assign_to_queue(
