@@ -25,6 +25,7 @@ from omnichannel.conversations.selectors import (
     conversation_for_page,
     other_queues,
     supervisor_actions_for,
+    supervisor_monitoring,
     transcript,
 )
 from omnichannel.conversations.states import Action
@@ -96,14 +97,20 @@ def monitor(request: HttpRequest, pk: int) -> HttpResponse:
 @supervisor_required
 def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
     """The monitored conversation: live transcript, sentiment trend, agent replies, timeline and
-    the actions its workstream enables. Not for the supervisor's own conversations (SUP-3)."""
+    the actions its workstream enables. The first visit is a Monitor, recorded and refused where
+    Monitor is (SUP-3); once monitoring, the page follows the conversation read-only wherever it
+    moves (Closed after a force close, say). The supervisor's own conversations open in their workspace."""
     conversation = _conversation(pk)
     if conversation.primary_agent_id == request.user.pk:
         messages.info(request, _("This conversation is assigned to you; it opens in your workspace."))
         return redirect("conversations:detail", pk=pk)
-    if not conversation.workstream.allow_monitor:
-        messages.error(request, _("This workstream does not let supervisors monitor or join its conversations."))
-        return redirect("supervision:home")
+    if not supervisor_monitoring(conversation_id=pk, user=request.user):
+        try:
+            actions.conversation_monitor(conversation=conversation, actor=request.user)
+        except ConversationError as refused:
+            messages.error(request, str(refused))
+            home = reverse("supervision:home")
+            return HttpResponseClientRedirect(home) if request.htmx else redirect(home)
     context = conversation_page_context(user=request.user, pk=pk)
     template = "supervision/conversation.html"
     if request.htmx:

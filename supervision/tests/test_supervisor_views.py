@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from omnichannel.conversations import actions
 from omnichannel.conversations.models import Conversation, ConversationEvent
-from omnichannel.conversations.states import State
+from omnichannel.conversations.states import Channel, State
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +57,48 @@ def test_monitor_refused_for_own_and_open(as_supervisor, supervisor, open_chat):
     actions.conversation_pick(conversation=open_chat, agent=supervisor)
     response = as_supervisor.get(url("conversation", open_chat))
     assert response.url == reverse("conversations:detail", args=[open_chat.pk])
+
+
+def test_first_visit_of_the_page_is_a_monitor_refused_where_monitor_is(
+    as_supervisor, supervisor, open_chat, make_workstream, make_conversation, agent
+):
+    """SUP-3: opening the page by its address records a Monitor the first time only, and is
+    refused as Monitor is: Open work, records, a workstream without Monitor; nothing recorded."""
+    case = make_conversation(make_workstream(Channel.CASE))
+    actions.conversation_pick(conversation=case, agent=agent)
+    for conversation, reason in (
+        (open_chat, "Cannot monitor it: the conversation is Open."),
+        (case, "Not possible for Record conversations."),
+    ):
+        response = as_supervisor.get(url("conversation", conversation), follow=True)
+        assert response.redirect_chain[-1][0] == reverse("supervision:home")
+        assert reason in response.content.decode()
+        response = as_supervisor.get(url("conversation", conversation), HTTP_HX_REQUEST="true")
+        assert response.headers["HX-Redirect"] == reverse("supervision:home")
+    assert not ConversationEvent.objects.filter(action="monitor").exists()
+
+    actions.conversation_pick(conversation=open_chat, agent=agent)
+    assert as_supervisor.get(url("conversation", open_chat)).status_code == 200
+    assert as_supervisor.get(url("conversation", open_chat)).status_code == 200
+    assert ConversationEvent.objects.filter(action="monitor", actor=supervisor).count() == 1
+
+    open_chat.workstream.allow_monitor = False
+    open_chat.workstream.save()
+    response = as_supervisor.get(url("conversation", open_chat), follow=True)
+    assert "does not let supervisors monitor" in response.content.decode()
+
+
+def test_the_monitored_page_stays_readable_after_the_supervisor_force_closes(as_supervisor, active_chat):
+    """SUP-3, SUP-7: once monitoring, the supervisor's force close returns to the page, which
+    shows the conversation Closed with no action, composer or Join."""
+    as_supervisor.post(url("monitor", active_chat))
+    version = Conversation.objects.get(pk=active_chat.pk).version
+    response = as_supervisor.post(url("force_close", active_chat), {"version": version}, follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == url("conversation", active_chat)
+    assert "A supervisor ended the chat" in page and 'class="badge badge-closed">Closed<' in page
+    assert "Join chat" not in page and "Write to customer and agent" not in page
+    assert url("force_close", active_chat) not in page
 
 
 def test_join_shows_the_composer_and_leave_hides_it(as_supervisor, supervisor, active_chat):
@@ -149,6 +191,7 @@ def test_transfer_dialog_then_the_agent_accepts_from_the_header(
 
 def test_force_close_confirms_then_closes(as_supervisor, active_chat):
     """SUP-7: the dialog asks first; the confirmed post closes it; a stale confirmation is refused."""
+    as_supervisor.post(url("monitor", active_chat))  # the dialog is opened from the monitored page
     dialog = as_supervisor.get(url("force_close", active_chat)).content.decode()
     assert "told that a supervisor ended it" in dialog
     stale = Conversation.objects.get(pk=active_chat.pk).version - 1
