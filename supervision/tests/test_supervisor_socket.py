@@ -14,6 +14,7 @@ from omnichannel.conversations.models import Conversation
 from omnichannel.conversations.roles import SUPERVISOR
 from omnichannel.conversations.states import Channel
 from omnichannel.websockets import websocket_urlpatterns
+from omnichannel.widget.tokens import chat_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,5 +123,36 @@ def test_supervisor_socket_opens_only_what_the_supervisor_monitors(
         await database_sync_to_async(actions.conversation_force_close)(conversation=active_chat, actor=supervisor)
         await receive(ws, "state", state="closed")
         await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_supervisor_typing_reaches_the_customer_only_after_joining(active_chat, supervisor):
+    """SUP-4: a monitoring supervisor who has not joined is invisible: their typing frames reach
+    nobody; once joined, the customer sees someone typing as for the agent."""
+    actions.conversation_monitor(conversation=active_chat, actor=supervisor)
+    token = chat_token(conversation_id=active_chat.pk, visitor_id=active_chat.visitor_id)
+
+    async def scenario():
+        watcher = socket("/ws/supervisor/chat/", supervisor)
+        assert (await watcher.connect())[0]
+        await send(watcher, {"type": "subscribe", "conversation": active_chat.pk, "after": 0})
+        await receive(watcher, "subscribed")
+        customer = socket("/ws/chat/customer/", None)
+        assert (await customer.connect())[0]
+        await send(customer, {"type": "subscribe", "token": token, "after": 0})
+        await receive(customer, "subscribed")
+
+        await send(watcher, {"type": "typing", "conversation": active_chat.pk})
+        await send(watcher, {"type": "ping"})
+        await receive(watcher, "pong")
+        assert await customer.receive_nothing(timeout=0.5)
+
+        await database_sync_to_async(actions.conversation_supervisor_join)(conversation=active_chat, actor=supervisor)
+        await receive(customer, "message", role="system")
+        await send(watcher, {"type": "typing", "conversation": active_chat.pk})
+        await receive(customer, "typing", conversation=active_chat.pk)
+        await watcher.disconnect()
+        await customer.disconnect()
 
     async_to_sync(scenario)()
