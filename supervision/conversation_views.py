@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +32,7 @@ from omnichannel.conversations.states import Action
 
 supervisor_required = permission_required("conversations.supervise_conversation", raise_exception=True)
 TREND_WIDTH, TREND_HEIGHT = 240, 60
+LIVE_PART = "supervisor-live"  # the region supervisor.js re-renders after each change
 TRANSFER_OUTCOMES = {Action.TRANSFER_ACCEPT, Action.TRANSFER_REJECT, Action.TRANSFER_TIMEOUT}
 
 
@@ -111,11 +112,15 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, str(refused))
             home = reverse("supervision:home")
             return HttpResponseClientRedirect(home) if request.htmx else redirect(home)
-    context = conversation_page_context(user=request.user, pk=pk)
     template = "supervision/conversation.html"
     if request.htmx:
-        template += "#" + request.GET.get("part", "supervisor-live")
-    return render(request, template, context)
+        part = request.GET.get("part", LIVE_PART)
+        if part != LIVE_PART:
+            return HttpResponseBadRequest(
+                _("Unknown part “%(part)s”; this page has “%(live)s”.") % {"part": part, "live": LIVE_PART}
+            )
+        template += "#" + part
+    return render(request, template, conversation_page_context(user=request.user, pk=pk))
 
 
 @require_POST

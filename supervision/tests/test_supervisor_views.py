@@ -101,6 +101,17 @@ def test_the_monitored_page_stays_readable_after_the_supervisor_force_closes(as_
     assert url("force_close", active_chat) not in page
 
 
+def test_the_live_region_is_the_only_part_the_page_renders(as_supervisor, active_chat):
+    """SUP-3: htmx re-renders the page's live region; any other part is answered 400 with the
+    reason, and nothing is recorded for it beyond the first visit's Monitor."""
+    live = as_supervisor.get(url("conversation", active_chat, part="supervisor-live"), HTTP_HX_REQUEST="true")
+    assert live.status_code == 200 and 'id="supervisor-live"' in live.content.decode()
+    for part in ("dialog", "nope"):
+        response = as_supervisor.get(url("conversation", active_chat, part=part), HTTP_HX_REQUEST="true")
+        assert response.status_code == 400 and f"Unknown part “{part}”" in response.content.decode()
+    assert ConversationEvent.objects.filter(action="monitor").count() == 1
+
+
 def test_join_shows_the_composer_and_leave_hides_it(as_supervisor, supervisor, active_chat):
     """SUP-4: after Join the page has the composer that writes to both; Leave takes it away."""
     page = as_supervisor.post(url("join", active_chat), follow=True).content.decode()
