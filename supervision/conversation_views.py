@@ -67,8 +67,12 @@ def conversation_page_context(*, user, pk: int) -> dict:
     return {
         "conversation": conversation,
         "events": events,
-        # What became of the last transfer, for the supervisor who asked for it (SUP-6).
-        "last_transfer": next((e for e in reversed(events) if e.action in TRANSFER_OUTCOMES), None),
+        # What became of the last transfer (answered, timed out, or cancelled by another move), for the
+        # supervisor who asked for it (SUP-6).
+        "last_transfer": next(
+            (e for e in reversed(events) if e.action in TRANSFER_OUTCOMES or "transfer_cancelled_for" in e.detail),
+            None,
+        ),
         "transcript": lines,
         "trend": sentiment_trend(lines),
         "trend_size": (TREND_WIDTH, TREND_HEIGHT),

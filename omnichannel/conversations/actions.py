@@ -109,6 +109,7 @@ class _Plan:
     affected: list[int]
     capacity_changed: bool
     previous_agent_id: int | None
+    cancelled_transfer_to: int | None  # the agent whose pending transfer this move cancels (SUP-6)
 
 
 def _plan(
@@ -175,9 +176,13 @@ def _plan(
             fields["last_agent_id"] = previous_agent_id  # offered to them first (RT-5)
     if new_agent is not None or target == State.OPEN:
         fields["external_party"] = ""  # an agent or the queue has it back: one primary party (ST-22)
+    cancelled_transfer_to = None
     if target != source or not same_holder:
-        # A supervisor's transfer was offered for the conversation as it was (SUP-6).
+        # A supervisor's transfer was offered for the conversation as it was (SUP-6): any other
+        # move cancels it, and the event and the push say so.
         fields["transfer_agent"], fields["transfer_expires_at"] = None, None
+        if action != Action.TRANSFER_ACCEPT:
+            cancelled_transfer_to = conversation.transfer_agent_id
     fields.update(changes or {})
     final = Hold(fields["capacity_units"], fields["capacity_release_at"])
     return _Plan(
@@ -189,6 +194,7 @@ def _plan(
         affected=sorted({previous_agent_id, new_agent_id} - {None}),
         capacity_changed=final != current or not same_holder,
         previous_agent_id=previous_agent_id,
+        cancelled_transfer_to=cancelled_transfer_to,
     )
 
 
@@ -197,6 +203,8 @@ def _event(
 ) -> ConversationEvent:
     """The (unsaved) event recording a planned transition (ST-23)."""
     extra = {"units_over_capacity": plan.over} if plan.over else {}
+    if plan.cancelled_transfer_to is not None:
+        extra["transfer_cancelled_for"] = plan.cancelled_transfer_to
     return ConversationEvent(
         conversation=conversation,
         from_state=plan.source,
@@ -262,7 +270,9 @@ def _move(
         if plan.capacity_changed:
             for agent_id in plan.affected:
                 agent_capacity_changed(agent_id=agent_id, now=now)
-        pushes.conversations_changed([_push(conversation, event, sorted({*plan.affected, *notify}))])
+        # The agent a cancelled transfer waited for sees its Accept and Reject go.
+        cancelled = {plan.cancelled_transfer_to} - {None}
+        pushes.conversations_changed([_push(conversation, event, sorted({*plan.affected, *notify, *cancelled}))])
     return event
 
 

@@ -226,6 +226,18 @@ def test_rejected_transfer_outcome_shows_on_the_supervisors_page(as_supervisor, 
     assert Conversation.objects.get(pk=active_chat.pk).primary_agent == active_chat.primary_agent
 
 
+def test_a_transfer_cancelled_by_another_move_shows_on_the_supervisors_page(
+    as_supervisor, supervisor, active_chat, other_agent
+):
+    """SUP-6: when the first agent ends the chat before the second answers, the supervisor's page
+    says the transfer was cancelled, and by what."""
+    as_supervisor.post(url("monitor", active_chat))
+    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    actions.conversation_end(conversation=active_chat, agent=active_chat.primary_agent)
+    page = as_supervisor.get(url("conversation", active_chat)).content.decode()
+    assert "Transfer cancelled: ended by the agent" in page
+
+
 def test_bad_dialog_input_gets_a_clear_error_and_changes_nothing(as_supervisor, active_chat):
     """SUP-6, SUP-7: no agent chosen, an unknown agent, or a dialog without its version is
     answered 400 with the reason; nothing changes."""

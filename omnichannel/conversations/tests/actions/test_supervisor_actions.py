@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from omnichannel.conversations import actions, worker
+from omnichannel.conversations import actions, groups, worker
 from omnichannel.conversations.errors import CapacityExceeded, ConcurrentChange, ConversationError, NotPermitted
 from omnichannel.conversations.models import Conversation, Message, SenderRole
 from omnichannel.conversations.selectors import capacity_in_use, supervisor_actions_for
@@ -385,6 +385,36 @@ def test_a_move_cancels_a_pending_transfer(active_chat, supervisor, agent, other
     assert Conversation.objects.get(pk=active_chat.pk).transfer_agent is None
     with pytest.raises(ConversationError, match="Cannot accept the transfer: the conversation is Wrap-up"):
         actions.conversation_transfer_accept(conversation=active_chat, agent=other_agent)
+
+
+def test_a_move_that_cancels_a_transfer_records_it_and_tells_the_second_agent(
+    active_chat,
+    chat_workstream,
+    make_conversation,
+    supervisor,
+    agent,
+    other_agent,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    """SUP-6: the move that cancels a pending transfer names it in its event, and its push reaches
+    the agent the transfer waited for (their Accept and Reject go)."""
+    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    sent = []
+    monkeypatch.setattr("omnichannel.conversations.pushes._send", lambda messages, wake=False: sent.extend(messages))
+    with django_capture_on_commit_callbacks(execute=True):
+        event = actions.conversation_end(conversation=active_chat, agent=agent)
+    assert event.detail["transfer_cancelled_for"] == other_agent.pk
+    told = {names[0] for names, payload in sent if payload["type"] == "conversation.changed"}
+    assert groups.agent_group(other_agent.pk) in told
+    # An answered transfer is no cancellation.
+    second = make_conversation(chat_workstream)
+    actions.conversation_pick(conversation=second, agent=agent)
+    actions.conversation_transfer_request(conversation=second, to_agent=other_agent, actor=supervisor)
+    assert (
+        "transfer_cancelled_for"
+        not in actions.conversation_transfer_accept(conversation=second, agent=other_agent).detail
+    )
 
 
 # --- SUP-7: force close -----------------------------------------------------------------------
