@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,7 +30,8 @@ from omnichannel.conversations.selectors import (
 )
 from omnichannel.conversations.states import Action
 
-supervisor_required = permission_required("conversations.supervise_conversation", raise_exception=True)
+from .views import supervisor_required
+
 TREND_WIDTH, TREND_HEIGHT = 240, 60
 LIVE_PART = "supervisor-live"  # the region supervisor.js re-renders after each change
 TRANSFER_OUTCOMES = {Action.TRANSFER_ACCEPT, Action.TRANSFER_REJECT, Action.TRANSFER_TIMEOUT}

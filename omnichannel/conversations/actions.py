@@ -360,7 +360,7 @@ def _primary_or_supervisor(actor: AbstractBaseUser, *, switch: str) -> Check:
         if not is_supervisor(actor):
             raise NotPermitted(_("Only the conversation's agent or a supervisor can do this."))
         if not getattr(conversation.workstream, switch):
-            raise NotPermitted(_("This workstream does not let supervisors do this."))
+            raise NotPermitted(_SWITCH_REFUSALS[switch])
 
     return check
 
@@ -677,9 +677,7 @@ def conversation_assign(
     the workstream allows it (SUP-2); they may override presence and capacity, not membership."""
 
     def check(conversation: Conversation, now: datetime) -> None:
-        _require_supervisor(actor)
-        if not conversation.workstream.allow_assign:
-            raise NotPermitted(_("This workstream does not let supervisors assign."))
+        _supervising(actor, switch="allow_assign")(conversation, now)
         _require_member(conversation, agent)
         if not override:
             _require_presence_allowed(conversation, agent)
@@ -790,22 +788,41 @@ def conversation_resume(*, conversation: Conversation, agent: AbstractBaseUser) 
 # --- transfers (ST-4, ST-22) --------------------------------------------------------------
 
 
-def conversation_transfer_to_queue(
-    *, conversation: Conversation, queue: Queue, actor: AbstractBaseUser
+def _to_queue(
+    conversation: Conversation, *, queue: Queue, action: Action, actor: AbstractBaseUser, check: Check
 ) -> ConversationEvent:
-    """ST-4, ST-22: to another queue; the conversation is Open there and the agent's capacity freed."""
+    """Move the conversation to another queue, where it waits Open for that queue's agents."""
+    left: list[int] = []
 
     def other_queue(conversation: Conversation, now: datetime) -> None:
         if queue.pk == conversation.queue_id:
             raise InvalidInput(_("The conversation is already in the queue %(queue)s.") % {"queue": queue})
+        left.append(conversation.queue_id)
 
-    return _move(
+    with transaction.atomic():
+        event = _move(
+            conversation,
+            action=action,
+            actor=actor,
+            check=_all(check, other_queue),
+            changes={"queue": queue},
+            detail={"from_queue": conversation.queue.name, "to_queue": queue.name},
+        )
+        # The queue it left lists it among its Open work items until told (RT-4).
+        pushes.conversations_changed([pushes.Change(conversation.pk, left[0], event.pk, conversation.state, ())])
+    return event
+
+
+def conversation_transfer_to_queue(
+    *, conversation: Conversation, queue: Queue, actor: AbstractBaseUser
+) -> ConversationEvent:
+    """ST-4, ST-22: to another queue; the conversation is Open there and the agent's capacity freed."""
+    return _to_queue(
         conversation,
+        queue=queue,
         action=Action.TRANSFER_TO_QUEUE,
         actor=actor,
-        check=_all(_primary_or_supervisor(actor, switch="allow_transfer"), other_queue),
-        changes={"queue": queue},
-        detail={"from_queue": conversation.queue.name, "to_queue": queue.name},
+        check=_primary_or_supervisor(actor, switch="allow_transfer"),
     )
 
 
@@ -984,26 +1001,13 @@ def conversation_assign_to_queue(
 ) -> ConversationEvent:
     """SUP-5: a supervisor moves an Open, unassigned conversation to another queue, where it
     waits Open for that queue's agents."""
-
-    left: list[int] = []
-
-    def other_queue(conversation: Conversation, now: datetime) -> None:
-        if queue.pk == conversation.queue_id:
-            raise InvalidInput(_("The conversation is already in the queue %(queue)s.") % {"queue": queue})
-        left.append(conversation.queue_id)
-
-    with transaction.atomic():
-        event = _move(
-            conversation,
-            action=Action.ASSIGN_TO_QUEUE,
-            actor=actor,
-            check=_all(_supervising(actor, switch="allow_assign"), other_queue),
-            changes={"queue": queue},
-            detail={"from_queue": conversation.queue.name, "to_queue": queue.name},
-        )
-        # The queue it left lists it among its Open work items until told (RT-4).
-        pushes.conversations_changed([pushes.Change(conversation.pk, left[0], event.pk, conversation.state, ())])
-    return event
+    return _to_queue(
+        conversation,
+        queue=queue,
+        action=Action.ASSIGN_TO_QUEUE,
+        actor=actor,
+        check=_supervising(actor, switch="allow_assign"),
+    )
 
 
 def conversation_transfer_request(

@@ -76,9 +76,10 @@ def test_supervisor_actions_follow_switches_state_and_kind():
         ("allow_monitor", "monitor", "not let supervisors monitor"),
         ("allow_transfer", "transfer", "not let supervisors transfer"),
         ("allow_force_close", "force_close", "not let supervisors force close"),
+        ("allow_transfer", "transfer_to_queue", "not let supervisors transfer"),
     ],
 )
-def test_disabled_switch_refuses_on_the_server(active_chat, supervisor, other_agent, switch, act, message):
+def test_disabled_switch_refuses_on_the_server(active_chat, supervisor, other_agent, other_queue, switch, act, message):
     """SUP-2: with the workstream's switch off, the action is refused with a clear message and
     nothing changes, whatever the page showed."""
     workstream = active_chat.workstream
@@ -90,6 +91,9 @@ def test_disabled_switch_refuses_on_the_server(active_chat, supervisor, other_ag
             conversation=active_chat, to_agent=other_agent, actor=supervisor
         ),
         "force_close": lambda: actions.conversation_force_close(conversation=active_chat, actor=supervisor),
+        "transfer_to_queue": lambda: actions.conversation_transfer_to_queue(
+            conversation=active_chat, queue=other_queue, actor=supervisor
+        ),
     }[act]
     before = unchanged(active_chat)
     with pytest.raises(NotPermitted, match=message):
