@@ -85,6 +85,8 @@ def test_supervisor_monitors_joins_writes_leaves_and_force_closes(new_page, agen
     expect(agent_page.locator(".message__notice", has_text=left)).to_be_visible(timeout=LIVE)
     expect(board.get_by_label("Write to customer and agent")).to_have_count(0)
 
+    # Leave reloaded the page: htmx must have processed it, or the link opens the dialog as a page.
+    board.wait_for_load_state("load")
     board.get_by_role("link", name="Force close").click()
     dialog = board.locator("#supervisor-dialog")
     expect(dialog).to_contain_text("told that a supervisor ended it", timeout=LIVE)
