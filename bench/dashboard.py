@@ -145,7 +145,7 @@ def measure(sizes: dict[int, tuple[str, object]], communicator_factory, *, repea
                 await layer.group_send(groups.SUPERVISORS, {"type": "conversation.changed", "conversation_ids": [1]})
                 html = await socket.receive_from(timeout=30)
                 elapsed = (time.perf_counter() - start) * 1000
-                assert 'id="ongoing-rows"' in html
+                assert i or f"{size} ongoing" in html, "the socket rendered from the other database"
                 if i >= 5:
                     push_ms[size].append(elapsed)
         await socket.disconnect()
@@ -197,8 +197,11 @@ def main(argv: list[str]) -> None:
     from omnichannel.conversations.models import AgentProfile, Presence, PresenceBase
     from omnichannel.conversations.roles import SUPERVISOR
     from omnichannel.websockets import websocket_urlpatterns
+    from supervision.consumers import DashboardConsumer
 
     settings.DEBUG = False  # as deployed: no query log kept per request
+    # The push's own server time, not the dashboard's cap of two renders a second.
+    DashboardConsumer.min_interval = 0
     supervisor = get_user_model().objects.create_user(username="bench-supervisor", first_name="Sofie")
     supervisor.groups.add(Group.objects.get(name=SUPERVISOR))
     AgentProfile.objects.create(

@@ -1,6 +1,7 @@
 """The dashboard's socket (SUP-1): every transition, sentiment move, presence change and
 queue-depth sample re-renders the dashboard's live partials, fresh from the database, with
-the filters and page the supervisor's page shows. Bursts coalesce into one render."""
+the filters and page the supervisor's page shows. Bursts coalesce, and each dashboard renders
+at most twice a second."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ LIVE_PARTIALS = ("kpis", "queue-depth", "rows")
 
 
 class DashboardConsumer(Consumer):
+    # A busy contact centre changes something many times a second; each open dashboard
+    # renders at most this often, so supervisors cost the server a bounded share of it.
+    min_interval = 0.5
+
     async def connect(self) -> None:
         self.user = self.scope["user"]
         if not self.user.is_authenticated or not await database_sync_to_async(is_supervisor)(self.user):
@@ -60,18 +65,22 @@ class DashboardConsumer(Consumer):
         self._changed()
 
     def _changed(self) -> None:
-        """Mark the view stale; one refresher renders until it is current, so everything that
-        arrives during a render is served by the next one, not by a render each."""
+        """Mark the view stale; one refresher renders until it is current. A change after a
+        quiet spell shows at once; what arrives during a render, or within min_interval of
+        it, is served by one render after."""
         self.stale = True
         if self.refresher is None or self.refresher.done():
             self.refresher = asyncio.create_task(self._refresh())
 
     async def _refresh(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.stale:
             self.stale = False
+            started = loop.time()
             html = await self.render()
             if html:
                 await self.send(text_data=html)
+            await asyncio.sleep(max(0.0, self.min_interval - (loop.time() - started)))
 
     @database_sync_to_async
     def _valid(self) -> bool:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,12 +25,15 @@ from omnichannel.conversations.selectors import (
     conversation_for_page,
     other_queues,
     supervisor_actions_for,
+    supervisor_monitoring,
     transcript,
 )
 from omnichannel.conversations.states import Action
 
-supervisor_required = permission_required("conversations.supervise_conversation", raise_exception=True)
+from .views import supervisor_required
+
 TREND_WIDTH, TREND_HEIGHT = 240, 60
+LIVE_PART = "supervisor-live"  # the region supervisor.js re-renders after each change
 TRANSFER_OUTCOMES = {Action.TRANSFER_ACCEPT, Action.TRANSFER_REJECT, Action.TRANSFER_TIMEOUT}
 
 
@@ -65,8 +68,12 @@ def conversation_page_context(*, user, pk: int) -> dict:
     return {
         "conversation": conversation,
         "events": events,
-        # What became of the last transfer, for the supervisor who asked for it (SUP-6).
-        "last_transfer": next((e for e in reversed(events) if e.action in TRANSFER_OUTCOMES), None),
+        # What became of the last transfer (answered, timed out, or cancelled by another move), for the
+        # supervisor who asked for it (SUP-6).
+        "last_transfer": next(
+            (e for e in reversed(events) if e.action in TRANSFER_OUTCOMES or "transfer_cancelled_for" in e.detail),
+            None,
+        ),
         "transcript": lines,
         "trend": sentiment_trend(lines),
         "trend_size": (TREND_WIDTH, TREND_HEIGHT),
@@ -96,19 +103,29 @@ def monitor(request: HttpRequest, pk: int) -> HttpResponse:
 @supervisor_required
 def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
     """The monitored conversation: live transcript, sentiment trend, agent replies, timeline and
-    the actions its workstream enables. Not for the supervisor's own conversations (SUP-3)."""
+    the actions its workstream enables. The first visit is a Monitor, recorded and refused where
+    Monitor is (SUP-3); once monitoring, the page follows the conversation read-only wherever it
+    moves (Closed after a force close, say). The supervisor's own conversations open in their workspace."""
     conversation = _conversation(pk)
     if conversation.primary_agent_id == request.user.pk:
         messages.info(request, _("This conversation is assigned to you; it opens in your workspace."))
         return redirect("conversations:detail", pk=pk)
-    if not conversation.workstream.allow_monitor:
-        messages.error(request, _("This workstream does not let supervisors monitor or join its conversations."))
-        return redirect("supervision:home")
-    context = conversation_page_context(user=request.user, pk=pk)
+    if not supervisor_monitoring(conversation_id=pk, user=request.user):
+        try:
+            actions.conversation_monitor(conversation=conversation, actor=request.user)
+        except ConversationError as refused:
+            messages.error(request, str(refused))
+            home = reverse("supervision:home")
+            return HttpResponseClientRedirect(home) if request.htmx else redirect(home)
     template = "supervision/conversation.html"
     if request.htmx:
-        template += "#" + request.GET.get("part", "supervisor-live")
-    return render(request, template, context)
+        part = request.GET.get("part", LIVE_PART)
+        if part != LIVE_PART:
+            return HttpResponseBadRequest(
+                _("Unknown part “%(part)s”; this page has “%(live)s”.") % {"part": part, "live": LIVE_PART}
+            )
+        template += "#" + part
+    return render(request, template, conversation_page_context(user=request.user, pk=pk))
 
 
 @require_POST

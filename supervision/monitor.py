@@ -1,13 +1,12 @@
 """The supervisor's chat socket on the conversation page (SUP-3, SUP-4): the shared chat
-protocol, reading any conversation the supervisor may monitor, and writing in it as the
+protocol, reading the conversations the supervisor monitors, and writing in it as the
 supervisor once they joined (the front door refuses them before)."""
 
 from channels.db import database_sync_to_async
 
 from omnichannel.conversations.chat import ChatConsumer
 from omnichannel.conversations.models import Conversation, SenderRole
-from omnichannel.conversations.selectors import is_supervisor
-from omnichannel.conversations.states import Channel
+from omnichannel.conversations.selectors import is_supervisor, supervisor_monitoring
 
 
 class SupervisorChatConsumer(ChatConsumer):
@@ -27,12 +26,13 @@ class SupervisorChatConsumer(ChatConsumer):
         return conversation_id if await self.may_see(conversation_id) else None
 
     async def may_see(self, conversation_id: int) -> bool:
-        """Where the workstream lets supervisors monitor, and not their own conversation (SUP-3)."""
+        """Only what the supervisor monitors: Monitor recorded and refused what SUP-3 refuses."""
+        return await database_sync_to_async(supervisor_monitoring)(conversation_id=conversation_id, user=self.user)
+
+    async def may_type(self, conversation_id: int) -> bool:
+        # Watching is silent (SUP-4): customer and agent learn of the supervisor only when they join.
         return await database_sync_to_async(
-            Conversation.objects.filter(pk=conversation_id, workstream__allow_monitor=True)
-            .exclude(workstream__channel=Channel.CASE)
-            .exclude(primary_agent=self.user)
-            .exists
+            Conversation.supervisors.through.objects.filter(conversation_id=conversation_id, user=self.user).exists
         )()
 
     async def may_mark(self, conversation_id: int) -> bool:

@@ -131,11 +131,13 @@ def queue_depth_chart(loads: list[QueueLoad], now: datetime) -> Chart:
         y = CHART_HEIGHT - depth / scale * CHART_HEIGHT
         return f"{x:.1f},{y:.1f}"
 
+    def polyline(points: list[tuple[datetime, int]]) -> str:
+        if len(points) == 1:
+            points = points * 2  # no sample yet: a zero-length line, which its round caps draw as a dot
+        return " ".join(xy(taken_at, depth) for taken_at, depth in points)
+
     return Chart(
-        series=[
-            Series(name=name, points=" ".join(xy(t, d) for t, d in points), latest=points[-1][1])
-            for _, name, points in lines
-        ],
+        series=[Series(name=name, points=polyline(points), latest=points[-1][1]) for _, name, points in lines],
         peak=peak,
     )
 

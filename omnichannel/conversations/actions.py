@@ -112,6 +112,7 @@ class _Plan:
     affected: list[int]
     capacity_changed: bool
     previous_agent_id: int | None
+    cancelled_transfer_to: int | None  # the agent whose pending transfer this move cancels (SUP-6)
 
 
 def _plan(
@@ -178,9 +179,13 @@ def _plan(
             fields["last_agent_id"] = previous_agent_id  # offered to them first (RT-5)
     if new_agent is not None or target == State.OPEN:
         fields["external_party"] = ""  # an agent or the queue has it back: one primary party (ST-22)
+    cancelled_transfer_to = None
     if target != source or not same_holder:
-        # A supervisor's transfer was offered for the conversation as it was (SUP-6).
+        # A supervisor's transfer was offered for the conversation as it was (SUP-6): any other
+        # move cancels it, and the event and the push say so.
         fields["transfer_agent"], fields["transfer_expires_at"] = None, None
+        if action != Action.TRANSFER_ACCEPT:
+            cancelled_transfer_to = conversation.transfer_agent_id
     fields.update(changes or {})
     final = Hold(fields["capacity_units"], fields["capacity_release_at"])
     return _Plan(
@@ -192,6 +197,7 @@ def _plan(
         affected=sorted({previous_agent_id, new_agent_id} - {None}),
         capacity_changed=final != current or not same_holder,
         previous_agent_id=previous_agent_id,
+        cancelled_transfer_to=cancelled_transfer_to,
     )
 
 
@@ -200,6 +206,8 @@ def _event(
 ) -> ConversationEvent:
     """The (unsaved) event recording a planned transition (ST-23)."""
     extra = {"units_over_capacity": plan.over} if plan.over else {}
+    if plan.cancelled_transfer_to is not None:
+        extra["transfer_cancelled_for"] = plan.cancelled_transfer_to
     return ConversationEvent(
         conversation=conversation,
         from_state=plan.source,
@@ -265,11 +273,13 @@ def _move(
         if plan.capacity_changed:
             for agent_id in plan.affected:
                 agent_capacity_changed(agent_id=agent_id, now=now)
-        pushes.conversations_changed([_push(conversation, event, sorted({*plan.affected, *notify}))])
+        # The agent a cancelled transfer waited for sees its Accept and Reject go.
+        cancelled = {plan.cancelled_transfer_to} - {None}
+        pushes.conversations_changed([_push(conversation, event, sorted({*plan.affected, *notify, *cancelled}))])
     return event
 
 
-# What customer and agent read in a live chat's transcript after a move (CH-3).
+# What customer and agent read in the transcript after a move (CH-3, SUP-4, SUP-7).
 _NOTICES = {
     Action.PICK: Notice.AGENT_JOINED,
     Action.ACCEPT: Notice.AGENT_JOINED,
@@ -297,9 +307,12 @@ def _notice(
     previous_agent_id: int | None,
     actor_id: int | None = None,
 ) -> Message | None:
-    """The system notice a move of a live chat puts in its transcript, unsaved, if any."""
+    """The system notice a move puts in the transcript, unsaved, if any: routing's notices in live
+    chat, a supervisor's on every channel but records (SUP-4, SUP-7: both sides are told)."""
     notice = _NOTICES.get(action)
-    if notice is None or conversation.kind != Kind.LIVE_CHAT:
+    if notice is None or conversation.kind == Kind.RECORD:
+        return None
+    if conversation.kind != Kind.LIVE_CHAT and notice not in _SUPERVISOR_NOTICES:
         return None
     if notice == Notice.AGENT_JOINED:
         if not conversation.accepted_at:
@@ -350,7 +363,7 @@ def _primary_or_supervisor(actor: AbstractBaseUser, *, switch: str) -> Check:
         if not is_supervisor(actor):
             raise NotPermitted(_("Only the conversation's agent or a supervisor can do this."))
         if not getattr(conversation.workstream, switch):
-            raise NotPermitted(_("This workstream does not let supervisors do this."))
+            raise NotPermitted(_SWITCH_REFUSALS[switch])
 
     return check
 
@@ -667,9 +680,7 @@ def conversation_assign(
     the workstream allows it (SUP-2); they may override presence and capacity, not membership."""
 
     def check(conversation: Conversation, now: datetime) -> None:
-        _require_supervisor(actor)
-        if not conversation.workstream.allow_assign:
-            raise NotPermitted(_("This workstream does not let supervisors assign."))
+        _supervising(actor, switch="allow_assign")(conversation, now)
         _require_member(conversation, agent)
         if not override:
             _require_presence_allowed(conversation, agent)
@@ -780,22 +791,41 @@ def conversation_resume(*, conversation: Conversation, agent: AbstractBaseUser) 
 # --- transfers (ST-4, ST-22) --------------------------------------------------------------
 
 
-def conversation_transfer_to_queue(
-    *, conversation: Conversation, queue: Queue, actor: AbstractBaseUser
+def _to_queue(
+    conversation: Conversation, *, queue: Queue, action: Action, actor: AbstractBaseUser, check: Check
 ) -> ConversationEvent:
-    """ST-4, ST-22: to another queue; the conversation is Open there and the agent's capacity freed."""
+    """Move the conversation to another queue, where it waits Open for that queue's agents."""
+    left: list[int] = []
 
     def other_queue(conversation: Conversation, now: datetime) -> None:
         if queue.pk == conversation.queue_id:
             raise InvalidInput(_("The conversation is already in the queue %(queue)s.") % {"queue": queue})
+        left.append(conversation.queue_id)
 
-    return _move(
+    with transaction.atomic():
+        event = _move(
+            conversation,
+            action=action,
+            actor=actor,
+            check=_all(check, other_queue),
+            changes={"queue": queue},
+            detail={"from_queue": conversation.queue.name, "to_queue": queue.name},
+        )
+        # The queue it left lists it among its Open work items until told (RT-4).
+        pushes.conversations_changed([pushes.Change(conversation.pk, left[0], event.pk, conversation.state, ())])
+    return event
+
+
+def conversation_transfer_to_queue(
+    *, conversation: Conversation, queue: Queue, actor: AbstractBaseUser
+) -> ConversationEvent:
+    """ST-4, ST-22: to another queue; the conversation is Open there and the agent's capacity freed."""
+    return _to_queue(
         conversation,
+        queue=queue,
         action=Action.TRANSFER_TO_QUEUE,
         actor=actor,
-        check=_all(_primary_or_supervisor(actor, switch="allow_transfer"), other_queue),
-        changes={"queue": queue},
-        detail={"from_queue": conversation.queue.name, "to_queue": queue.name},
+        check=_primary_or_supervisor(actor, switch="allow_transfer"),
     )
 
 
@@ -887,19 +917,22 @@ def _record(
     *,
     action: Action,
     actor: AbstractBaseUser,
-    check: Check,
-    apply: Callable[[Conversation], None] | None = None,
+    check: Check | None = None,
+    claim: Callable[[Conversation], None] | None = None,
 ) -> ConversationEvent:
     """A supervisor's action that moves nothing (monitor, join, leave): asked of the table like
     a move, so a refusal names the state (ST-13), and recorded as an event with its actor. The
-    version is left alone: watching a conversation must not fail anyone's claim on it."""
+    version is left alone: watching a conversation must not fail anyone's claim on it. `claim`
+    writes what the action changes and refuses if another request wrote it first, so a double
+    click records one event and one notice even where the row lock is a no-op (SQLite)."""
     with transaction.atomic():
         now = timezone.now()
         _lock(conversation)
         rule = next_state(action, conversation_facts(conversation))
-        check(conversation, now)
-        if apply is not None:
-            apply(conversation)
+        if check is not None:
+            check(conversation, now)
+        if claim is not None:
+            claim(conversation)
         event = ConversationEvent.objects.create(
             conversation=conversation,
             from_state=conversation.state,
@@ -937,33 +970,33 @@ def conversation_supervisor_join(*, conversation: Conversation, actor: AbstractB
     """SUP-4: the monitoring supervisor joins the chat; customer and agent see a notice, and
     the supervisor may write to both until they leave."""
 
-    def not_yet(conversation: Conversation, now: datetime) -> None:
-        if conversation.supervisors.filter(pk=actor.pk).exists():
-            raise InvalidInput(_("You are already in this chat."))
+    def claim(conversation: Conversation) -> None:
+        # The through row's unique pair is the claim: a second join's insert fails.
+        try:
+            with transaction.atomic():
+                Conversation.supervisors.through.objects.create(conversation=conversation, user=actor)
+        except IntegrityError:
+            raise InvalidInput(_("You are already in this chat.")) from None
 
     return _record(
         conversation,
         action=Action.SUPERVISOR_JOIN,
         actor=actor,
-        check=_all(_supervising(actor, switch="allow_monitor"), _not_own(actor), not_yet),
-        apply=lambda conversation: conversation.supervisors.add(actor),
+        check=_all(_supervising(actor, switch="allow_monitor"), _not_own(actor)),
+        claim=claim,
     )
 
 
 def conversation_supervisor_leave(*, conversation: Conversation, actor: AbstractBaseUser) -> ConversationEvent:
     """SUP-4: a supervisor who joined the chat leaves it; customer and agent see a notice."""
 
-    def joined(conversation: Conversation, now: datetime) -> None:
-        if not conversation.supervisors.filter(pk=actor.pk).exists():
+    def claim(conversation: Conversation) -> None:
+        # Deleting the through row is the claim: a second leave deletes nothing.
+        through = Conversation.supervisors.through
+        if not through.objects.filter(conversation=conversation, user=actor).delete()[0]:
             raise InvalidInput(_("You have not joined this chat."))
 
-    return _record(
-        conversation,
-        action=Action.SUPERVISOR_LEAVE,
-        actor=actor,
-        check=joined,
-        apply=lambda conversation: conversation.supervisors.remove(actor),
-    )
+    return _record(conversation, action=Action.SUPERVISOR_LEAVE, actor=actor, claim=claim)
 
 
 def conversation_assign_to_queue(
@@ -971,26 +1004,13 @@ def conversation_assign_to_queue(
 ) -> ConversationEvent:
     """SUP-5: a supervisor moves an Open, unassigned conversation to another queue, where it
     waits Open for that queue's agents."""
-
-    left: list[int] = []
-
-    def other_queue(conversation: Conversation, now: datetime) -> None:
-        if queue.pk == conversation.queue_id:
-            raise InvalidInput(_("The conversation is already in the queue %(queue)s.") % {"queue": queue})
-        left.append(conversation.queue_id)
-
-    with transaction.atomic():
-        event = _move(
-            conversation,
-            action=Action.ASSIGN_TO_QUEUE,
-            actor=actor,
-            check=_all(_supervising(actor, switch="allow_assign"), other_queue),
-            changes={"queue": queue},
-            detail={"from_queue": conversation.queue.name, "to_queue": queue.name},
-        )
-        # The queue it left lists it among its Open work items until told (RT-4).
-        pushes.conversations_changed([pushes.Change(conversation.pk, left[0], event.pk, conversation.state, ())])
-    return event
+    return _to_queue(
+        conversation,
+        queue=queue,
+        action=Action.ASSIGN_TO_QUEUE,
+        actor=actor,
+        check=_supervising(actor, switch="allow_assign"),
+    )
 
 
 def conversation_transfer_request(

@@ -90,6 +90,10 @@ class ChatConsumer(Consumer):
         """Whether this socket's reading counts as its side's delivery and read marks."""
         return True
 
+    async def may_type(self, conversation_id: int) -> bool:
+        """Whether the other side is shown that this socket's user is typing."""
+        return True
+
     async def end(self, conversation_id: int) -> str:
         """End the chat for this side; return an error to show, or ""."""
         return _("Use the End button to end the conversation.")
@@ -174,7 +178,7 @@ class ChatConsumer(Consumer):
 
     async def _typing(self, content: dict) -> None:
         conversation_id = content.get("conversation")
-        if conversation_id in self.subscribed:
+        if conversation_id in self.subscribed and await self.may_type(conversation_id):
             await self.channel_layer.group_send(
                 groups.conversation_group(conversation_id),
                 {

@@ -26,7 +26,7 @@ from .models import (
     Workstream,
 )
 from .routing import presence_allowed
-from .states import SUPERVISOR_SWITCHES, Channel, Facts, State, supervisor_actions
+from .states import SUPERVISOR_SWITCHES, Action, Channel, Facts, State, supervisor_actions
 
 ONGOING = ~Q(state=State.CLOSED)
 SUPERVISOR_SWITCH_NAMES = set(SUPERVISOR_SWITCHES.values())
@@ -188,6 +188,20 @@ def supervisor_actions_for(conversation: Conversation, user) -> set[str]:
             transfer_pending=conversation.transfer_agent_id is not None,
         )
     }
+
+
+def supervisor_monitoring(*, conversation_id: int, user) -> bool:
+    """Whether the supervisor monitors the conversation: they recorded a Monitor on it (SUP-3
+    refused what it must), and its workstream still lets supervisors monitor, it is no record
+    and not their own. Their page and socket then follow it through later states, read-only."""
+    return (
+        Conversation.objects.filter(
+            pk=conversation_id, workstream__allow_monitor=True, events__action=Action.MONITOR, events__actor=user
+        )
+        .exclude(workstream__channel=Channel.CASE)
+        .exclude(primary_agent=user)
+        .exists()
+    )
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,13 @@ RULES: tuple[Rule, ...] = (
     Rule("SUP-5", A.ASSIGN_TO_QUEUE, S.OPEN, S.OPEN, ALL),
     *(
         Rule("SUP-6", action, s, s, ASYNC, TRANSFERABLE)
-        for action in (A.TRANSFER_REQUEST, A.TRANSFER_ACCEPT, A.TRANSFER_REJECT, A.TRANSFER_TIMEOUT)
+        for action in (A.TRANSFER_REQUEST, A.TRANSFER_ACCEPT)
+        for s in (S.ACTIVE, S.WAITING)
+    ),
+    # A pending transfer can always be declined or lapse, whatever happened to the conversation since.
+    *(
+        Rule("SUP-6", action, s, s, ASYNC)
+        for action in (A.TRANSFER_REJECT, A.TRANSFER_TIMEOUT)
         for s in (S.ACTIVE, S.WAITING)
     ),
     *(Rule("SUP-7", A.FORCE_CLOSE, s, S.CLOSED, SUPERVISED) for s in (S.OPEN, S.ACTIVE, S.WRAP_UP, S.WAITING)),

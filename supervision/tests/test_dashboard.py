@@ -226,6 +226,10 @@ def test_queue_depth_chart_draws_the_last_hour(client, supervisor, queue, chat_w
     assert len(series.points.split()) == 4
     assert "<polyline" in response.content.decode()
 
+    QueueDepthSample.objects.all().delete()
+    [fresh] = client.get(URL).context["chart"].series
+    assert len(fresh.points.split()) == 2 and len(set(fresh.points.split())) == 1  # a dot for the depth now
+
 
 def test_clock_format():
     """SUP-1: clocks read m:ss, and h:mm:ss from an hour."""

@@ -125,6 +125,25 @@ def test_a_burst_of_changes_is_coalesced(supervisor, open_chat):
     run(scenario)
 
 
+def test_each_dashboard_renders_at_most_twice_a_second(supervisor, open_chat):
+    """SUP-1: a change right after a render waits out the dashboard's minimum interval, so a
+    stream of changes costs each open dashboard a bounded share of the server."""
+    from supervision.consumers import DashboardConsumer
+
+    assert DashboardConsumer.min_interval == 0.5
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        socket, _ = await open_dashboard(supervisor)
+        opened = loop.time()
+        await get_channel_layer().group_send(groups.SUPERVISORS, {"type": "conversation.changed"})
+        await socket.receive_from(timeout=5)
+        assert loop.time() - opened >= 0.45
+        await socket.disconnect()
+
+    run(scenario)
+
+
 def test_agents_anonymous_users_and_bad_filters_get_no_socket(agent, supervisor):
     """SEC-1: only supervisors open the dashboard's socket; SUP-1: bad filters are refused."""
 

@@ -12,7 +12,9 @@ from channels.testing import WebsocketCommunicator
 from omnichannel.conversations import actions
 from omnichannel.conversations.models import Conversation
 from omnichannel.conversations.roles import SUPERVISOR
+from omnichannel.conversations.states import Channel
 from omnichannel.websockets import websocket_urlpatterns
+from omnichannel.widget.tokens import chat_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,6 +50,8 @@ def test_agents_cannot_open_the_supervisor_socket(agent):
 def test_supervisor_reads_live_and_writes_to_both_after_joining(active_chat, supervisor, agent):
     """SUP-3, SUP-4: the monitoring supervisor's socket receives the agent's replies live;
     writing before joining is refused; after joining the message reaches the agent's panel."""
+
+    actions.conversation_monitor(conversation=active_chat, actor=supervisor)
 
     async def scenario():
         watcher = socket("/ws/supervisor/chat/", supervisor)
@@ -91,5 +95,64 @@ def test_supervisor_socket_refuses_own_conversations(active_chat, agent, make_ag
         await send(ws, {"type": "subscribe", "conversation": active_chat.pk, "after": 0})
         assert (await receive(ws, "error"))["error"] == "You cannot open that conversation."
         await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_supervisor_socket_opens_only_what_the_supervisor_monitors(
+    active_chat, open_chat, make_workstream, make_conversation, supervisor, agent
+):
+    """SUP-3: the socket refuses what Monitor refuses (Open work, records) and what the supervisor
+    has not monitored yet (unrecorded watching); after Monitor it opens, and it keeps following the
+    conversation when the supervisor force closes it."""
+    case = make_conversation(make_workstream(Channel.CASE))
+    actions.conversation_pick(conversation=case, agent=agent)
+
+    async def subscribe(ws, conversation) -> dict:
+        await send(ws, {"type": "subscribe", "conversation": conversation.pk, "after": 0})
+        return json.loads(await ws.receive_from(timeout=5))
+
+    async def scenario():
+        ws = socket("/ws/supervisor/chat/", supervisor)
+        assert (await ws.connect())[0]
+        for conversation in (open_chat, case, active_chat):
+            assert (await subscribe(ws, conversation))["error"] == "You cannot open that conversation."
+        await database_sync_to_async(actions.conversation_monitor)(conversation=active_chat, actor=supervisor)
+        await send(ws, {"type": "subscribe", "conversation": active_chat.pk, "after": 0})
+        await receive(ws, "subscribed")
+        await database_sync_to_async(actions.conversation_force_close)(conversation=active_chat, actor=supervisor)
+        await receive(ws, "state", state="closed")
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_supervisor_typing_reaches_the_customer_only_after_joining(active_chat, supervisor):
+    """SUP-4: a monitoring supervisor who has not joined is invisible: their typing frames reach
+    nobody; once joined, the customer sees someone typing as for the agent."""
+    actions.conversation_monitor(conversation=active_chat, actor=supervisor)
+    token = chat_token(conversation_id=active_chat.pk, visitor_id=active_chat.visitor_id)
+
+    async def scenario():
+        watcher = socket("/ws/supervisor/chat/", supervisor)
+        assert (await watcher.connect())[0]
+        await send(watcher, {"type": "subscribe", "conversation": active_chat.pk, "after": 0})
+        await receive(watcher, "subscribed")
+        customer = socket("/ws/chat/customer/", None)
+        assert (await customer.connect())[0]
+        await send(customer, {"type": "subscribe", "token": token, "after": 0})
+        await receive(customer, "subscribed")
+
+        await send(watcher, {"type": "typing", "conversation": active_chat.pk})
+        await send(watcher, {"type": "ping"})
+        await receive(watcher, "pong")
+        assert await customer.receive_nothing(timeout=0.5)
+
+        await database_sync_to_async(actions.conversation_supervisor_join)(conversation=active_chat, actor=supervisor)
+        await receive(customer, "message", role="system")
+        await send(watcher, {"type": "typing", "conversation": active_chat.pk})
+        await receive(customer, "typing", conversation=active_chat.pk)
+        await watcher.disconnect()
+        await customer.disconnect()
 
     async_to_sync(scenario)()

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from omnichannel.conversations import actions
 from omnichannel.conversations.models import Conversation, ConversationEvent
-from omnichannel.conversations.states import State
+from omnichannel.conversations.states import Channel, State
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +57,59 @@ def test_monitor_refused_for_own_and_open(as_supervisor, supervisor, open_chat):
     actions.conversation_pick(conversation=open_chat, agent=supervisor)
     response = as_supervisor.get(url("conversation", open_chat))
     assert response.url == reverse("conversations:detail", args=[open_chat.pk])
+
+
+def test_first_visit_of_the_page_is_a_monitor_refused_where_monitor_is(
+    as_supervisor, supervisor, open_chat, make_workstream, make_conversation, agent
+):
+    """SUP-3: opening the page by its address records a Monitor the first time only, and is
+    refused as Monitor is: Open work, records, a workstream without Monitor; nothing recorded."""
+    case = make_conversation(make_workstream(Channel.CASE))
+    actions.conversation_pick(conversation=case, agent=agent)
+    for conversation, reason in (
+        (open_chat, "Cannot monitor it: the conversation is Open."),
+        (case, "Not possible for Record conversations."),
+    ):
+        response = as_supervisor.get(url("conversation", conversation), follow=True)
+        assert response.redirect_chain[-1][0] == reverse("supervision:home")
+        assert reason in response.content.decode()
+        response = as_supervisor.get(url("conversation", conversation), HTTP_HX_REQUEST="true")
+        assert response.headers["HX-Redirect"] == reverse("supervision:home")
+    assert not ConversationEvent.objects.filter(action="monitor").exists()
+
+    actions.conversation_pick(conversation=open_chat, agent=agent)
+    assert as_supervisor.get(url("conversation", open_chat)).status_code == 200
+    assert as_supervisor.get(url("conversation", open_chat)).status_code == 200
+    assert ConversationEvent.objects.filter(action="monitor", actor=supervisor).count() == 1
+
+    open_chat.workstream.allow_monitor = False
+    open_chat.workstream.save()
+    response = as_supervisor.get(url("conversation", open_chat), follow=True)
+    assert "does not let supervisors monitor" in response.content.decode()
+
+
+def test_the_monitored_page_stays_readable_after_the_supervisor_force_closes(as_supervisor, active_chat):
+    """SUP-3, SUP-7: once monitoring, the supervisor's force close returns to the page, which
+    shows the conversation Closed with no action, composer or Join."""
+    as_supervisor.post(url("monitor", active_chat))
+    version = Conversation.objects.get(pk=active_chat.pk).version
+    response = as_supervisor.post(url("force_close", active_chat), {"version": version}, follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == url("conversation", active_chat)
+    assert "A supervisor ended the chat" in page and 'class="badge badge-closed">Closed<' in page
+    assert "Join chat" not in page and "Write to customer and agent" not in page
+    assert url("force_close", active_chat) not in page
+
+
+def test_the_live_region_is_the_only_part_the_page_renders(as_supervisor, active_chat):
+    """SUP-3: htmx re-renders the page's live region; any other part is answered 400 with the
+    reason, and nothing is recorded for it beyond the first visit's Monitor."""
+    live = as_supervisor.get(url("conversation", active_chat, part="supervisor-live"), HTTP_HX_REQUEST="true")
+    assert live.status_code == 200 and 'id="supervisor-live"' in live.content.decode()
+    for part in ("dialog", "nope"):
+        response = as_supervisor.get(url("conversation", active_chat, part=part), HTTP_HX_REQUEST="true")
+        assert response.status_code == 400 and f"Unknown part “{part}”" in response.content.decode()
+    assert ConversationEvent.objects.filter(action="monitor").count() == 1
 
 
 def test_join_shows_the_composer_and_leave_hides_it(as_supervisor, supervisor, active_chat):
@@ -149,6 +202,7 @@ def test_transfer_dialog_then_the_agent_accepts_from_the_header(
 
 def test_force_close_confirms_then_closes(as_supervisor, active_chat):
     """SUP-7: the dialog asks first; the confirmed post closes it; a stale confirmation is refused."""
+    as_supervisor.post(url("monitor", active_chat))  # the dialog is opened from the monitored page
     dialog = as_supervisor.get(url("force_close", active_chat)).content.decode()
     assert "told that a supervisor ended it" in dialog
     stale = Conversation.objects.get(pk=active_chat.pk).version - 1
@@ -170,6 +224,18 @@ def test_rejected_transfer_outcome_shows_on_the_supervisors_page(as_supervisor, 
     page = as_supervisor.get(url("conversation", active_chat)).content.decode()
     assert "Transfer rejected · Bo Nielsen" in page
     assert Conversation.objects.get(pk=active_chat.pk).primary_agent == active_chat.primary_agent
+
+
+def test_a_transfer_cancelled_by_another_move_shows_on_the_supervisors_page(
+    as_supervisor, supervisor, active_chat, other_agent
+):
+    """SUP-6: when the first agent ends the chat before the second answers, the supervisor's page
+    says the transfer was cancelled, and by what."""
+    as_supervisor.post(url("monitor", active_chat))
+    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    actions.conversation_end(conversation=active_chat, agent=active_chat.primary_agent)
+    page = as_supervisor.get(url("conversation", active_chat)).content.decode()
+    assert "Transfer cancelled: ended by the agent" in page
 
 
 def test_bad_dialog_input_gets_a_clear_error_and_changes_nothing(as_supervisor, active_chat):

@@ -2,13 +2,15 @@
 database connections, released at once; run on SQLite and, in CI's second pass, on PostgreSQL.
 Exactly one side wins each race, the other gets a clear refusal, and the invariants hold."""
 
+import threading
+
 import pytest
 from django.utils import timezone
 
 from omnichannel.conversations import actions
 from omnichannel.conversations.distribution import distribute
 from omnichannel.conversations.errors import ConcurrentChange, ConversationError
-from omnichannel.conversations.models import Conversation, ConversationEvent
+from omnichannel.conversations.models import Conversation, ConversationEvent, Message
 from omnichannel.conversations.selectors import capacity_in_use
 from omnichannel.conversations.states import Channel, IllegalTransition, State
 
@@ -111,3 +113,36 @@ def test_transfer_accept_racing_a_force_close(make_agent, make_workstream, make_
     now = timezone.now()
     assert capacity_in_use(agent_id=first.pk, now=now) == 0
     assert capacity_in_use(agent_id=second.pk, now=now) == 10 * winners.count("accept")
+
+
+def test_double_click_on_join_or_leave_writes_one_event_and_one_notice(active_chat, supervisor, monkeypatch):
+    """SUP-4: two joins (then two leaves) that both read the conversation before either writes,
+    as where the row lock is a no-op (SQLite's select_for_update): one wins with one event and
+    one notice, the other is refused clearly."""
+    read_both = threading.Barrier(2, timeout=3)
+
+    def read_without_row_lock_then_wait_for_the_other_click(conversation):
+        conversation.refresh_from_db()
+        try:
+            read_both.wait()
+        except threading.BrokenBarrierError:
+            pass  # the database serialized the two transactions (SQLite's IMMEDIATE write lock)
+
+    monkeypatch.setattr(actions, "_lock", read_without_row_lock_then_wait_for_the_other_click)
+    for act, refusal, action in (
+        (actions.conversation_supervisor_join, "You are already in this chat.", "supervisor_join"),
+        (actions.conversation_supervisor_leave, "You have not joined this chat.", "supervisor_leave"),
+    ):
+        read_both.reset()
+
+        def click(act=act):
+            try:
+                act(conversation=Conversation.objects.get(pk=active_chat.pk), actor=supervisor)
+                return "won"
+            except ConversationError as refused:
+                return str(refused)
+
+        assert sorted(run_together([click, click])) == sorted(["won", refusal])
+        assert ConversationEvent.objects.filter(conversation=active_chat, action=action).count() == 1
+    notices = Message.objects.filter(conversation=active_chat, notice__startswith="supervisor")
+    assert [m.notice for m in notices.order_by("sequence")] == ["supervisor_joined", "supervisor_left"]

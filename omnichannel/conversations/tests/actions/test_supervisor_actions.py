@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from omnichannel.conversations import actions, worker
+from omnichannel.conversations import actions, groups, worker
 from omnichannel.conversations.errors import CapacityExceeded, ConcurrentChange, ConversationError, NotPermitted
 from omnichannel.conversations.models import Conversation, Message, SenderRole
 from omnichannel.conversations.selectors import capacity_in_use, supervisor_actions_for
@@ -76,9 +76,10 @@ def test_supervisor_actions_follow_switches_state_and_kind():
         ("allow_monitor", "monitor", "not let supervisors monitor"),
         ("allow_transfer", "transfer", "not let supervisors transfer"),
         ("allow_force_close", "force_close", "not let supervisors force close"),
+        ("allow_transfer", "transfer_to_queue", "not let supervisors transfer"),
     ],
 )
-def test_disabled_switch_refuses_on_the_server(active_chat, supervisor, other_agent, switch, act, message):
+def test_disabled_switch_refuses_on_the_server(active_chat, supervisor, other_agent, other_queue, switch, act, message):
     """SUP-2: with the workstream's switch off, the action is refused with a clear message and
     nothing changes, whatever the page showed."""
     workstream = active_chat.workstream
@@ -90,6 +91,9 @@ def test_disabled_switch_refuses_on_the_server(active_chat, supervisor, other_ag
             conversation=active_chat, to_agent=other_agent, actor=supervisor
         ),
         "force_close": lambda: actions.conversation_force_close(conversation=active_chat, actor=supervisor),
+        "transfer_to_queue": lambda: actions.conversation_transfer_to_queue(
+            conversation=active_chat, queue=other_queue, actor=supervisor
+        ),
     }[act]
     before = unchanged(active_chat)
     with pytest.raises(NotPermitted, match=message):
@@ -195,6 +199,25 @@ def test_join_notifies_both_sides_then_the_supervisor_writes_and_leaves(active_c
     assert posted[0].error == "Join the chat before writing in it."
     with pytest.raises(ConversationError, match="not joined"):
         actions.conversation_supervisor_leave(conversation=active_chat, actor=supervisor)
+
+
+def test_join_leave_and_force_close_tell_both_sides_on_every_channel(
+    active_sms, make_workstream, make_conversation, agent, supervisor
+):
+    """SUP-4, SUP-7: SMS and WhatsApp customers and agents are told of a supervisor joining and
+    leaving, and a call's participants that a supervisor ended it, as live chat's are."""
+    actions.conversation_supervisor_join(conversation=active_sms, actor=supervisor)
+    actions.conversation_supervisor_leave(conversation=active_sms, actor=supervisor)
+    actions.conversation_force_close(conversation=active_sms, actor=supervisor)
+    assert notices(active_sms) == [
+        "Sofie (supervisor) joined the chat",
+        "Sofie (supervisor) left the chat",
+        "A supervisor ended the chat",
+    ]
+    call = make_conversation(make_workstream(Channel.VOICE))
+    actions.conversation_pick(conversation=call, agent=agent)
+    actions.conversation_force_close(conversation=call, actor=supervisor)
+    assert notices(call) == ["A supervisor ended the chat"]
 
 
 def test_join_refused_unless_active(open_chat, supervisor):
@@ -303,6 +326,27 @@ def test_transfer_rejected_or_timed_out_stays_where_it_was(active_sms, superviso
     ]
 
 
+def test_a_pending_transfer_can_be_rejected_or_time_out_after_an_escalation(
+    active_chat, make_conversation, chat_workstream, supervisor, agent, other_agent
+):
+    """SUP-6: escalating to a call stops a transfer being accepted, never being rejected or timing
+    out: those need only an Active or Waiting conversation."""
+    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    Conversation.objects.filter(pk=active_chat.pk).update(escalated_at=timezone.now())
+    with pytest.raises(ConversationError, match="escalated to a voice or video call"):
+        actions.conversation_transfer_accept(conversation=active_chat, agent=other_agent)
+    assert actions.conversation_transfer_reject(conversation=active_chat, agent=other_agent).action == "transfer_reject"
+
+    second = make_conversation(chat_workstream)
+    actions.conversation_pick(conversation=second, agent=agent)
+    actions.conversation_transfer_request(conversation=second, to_agent=other_agent, actor=supervisor)
+    Conversation.objects.filter(pk=second.pk).update(
+        escalated_at=timezone.now(), transfer_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert worker.expire_transfers(timezone.now()) == 1
+    assert Conversation.objects.get(pk=second.pk).transfer_agent is None
+
+
 def test_transfer_of_a_waiting_conversation(active_sms, supervisor, agent, other_agent):
     """SUP-6: a Waiting messaging conversation is transferred too, and stays Waiting with the new agent."""
     actions.conversation_close_session(conversation=active_sms, agent=agent)
@@ -345,6 +389,36 @@ def test_a_move_cancels_a_pending_transfer(active_chat, supervisor, agent, other
     assert Conversation.objects.get(pk=active_chat.pk).transfer_agent is None
     with pytest.raises(ConversationError, match="Cannot accept the transfer: the conversation is Wrap-up"):
         actions.conversation_transfer_accept(conversation=active_chat, agent=other_agent)
+
+
+def test_a_move_that_cancels_a_transfer_records_it_and_tells_the_second_agent(
+    active_chat,
+    chat_workstream,
+    make_conversation,
+    supervisor,
+    agent,
+    other_agent,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    """SUP-6: the move that cancels a pending transfer names it in its event, and its push reaches
+    the agent the transfer waited for (their Accept and Reject go)."""
+    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    sent = []
+    monkeypatch.setattr("omnichannel.conversations.pushes._send", lambda messages, wake=False: sent.extend(messages))
+    with django_capture_on_commit_callbacks(execute=True):
+        event = actions.conversation_end(conversation=active_chat, agent=agent)
+    assert event.detail["transfer_cancelled_for"] == other_agent.pk
+    told = {names[0] for names, payload in sent if payload["type"] == "conversation.changed"}
+    assert groups.agent_group(other_agent.pk) in told
+    # An answered transfer is no cancellation.
+    second = make_conversation(chat_workstream)
+    actions.conversation_pick(conversation=second, agent=agent)
+    actions.conversation_transfer_request(conversation=second, to_agent=other_agent, actor=supervisor)
+    assert (
+        "transfer_cancelled_for"
+        not in actions.conversation_transfer_accept(conversation=second, agent=other_agent).detail
+    )
 
 
 # --- SUP-7: force close -----------------------------------------------------------------------
