@@ -175,7 +175,7 @@ def test_customer_offline_gets_every_message_exactly_once(new_page, agent, chat_
 
     customer.context.set_offline(True)
     widget_frame(customer).evaluate("window.__sockets.forEach((socket) => socket.close())")
-    expect(frame.get_by_role("status")).to_contain_text("Reconnecting")
+    expect(frame.get_by_role("status")).to_contain_text("Reconnecting", timeout=15_000)
     wait_until(
         lambda: Conversation.objects.filter(pk=conversation.pk, customer_disconnected_at__isnull=False).exists(),
         what="the server to see the customer's socket close",
