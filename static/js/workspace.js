@@ -98,6 +98,18 @@
     if (open) toggle.nextElementSibling.querySelector('[role="menuitem"]').focus();
   });
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeMenus(null); });
+  // A push replaces the element a keyboard user is on: give the focus back to its namesake.
+  let focusedId = null;
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const active = document.activeElement;
+    focusedId = active && active.id && event.detail.target.contains && event.detail.target.contains(active) ? active.id : null;
+  });
+  document.addEventListener("htmx:oobAfterSwap", () => {
+    const again = focusedId && document.getElementById(focusedId);
+    if (again && !again.contains(document.activeElement)) again.focus();
+    focusedId = null;
+  });
+
   // A pushed stream replaces the rows under an open menu: open it again on the new row.
   let reopen = null;
   document.addEventListener("htmx:oobBeforeSwap", (event) => {
@@ -134,7 +146,13 @@
     dialog.querySelector("#confirm-dialog-text").textContent = event.detail.question;
     dialog.returnValue = "";
     dialog.addEventListener("close", () => {
-      if (dialog.returnValue === "confirm") event.detail.issueRequest(true);
+      if (dialog.returnValue !== "confirm") return;
+      // A push may have replaced the button while the dialog was open, and htmx sends nothing
+      // for a detached element: then it goes from the pane, as Accept and Pick do.
+      if (document.body.contains(event.detail.elt)) event.detail.issueRequest(true);
+      else htmx.ajax("POST", event.detail.path, {
+        source: document.getElementById("session-pane"), target: "#session-pane", swap: "outerHTML",
+      });
     }, { once: true });
     dialog.showModal();
     dialog.querySelector('[value="confirm"]').focus();
