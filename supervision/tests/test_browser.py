@@ -5,28 +5,18 @@ with its worker, so every change reaches the dashboard's socket without a reload
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
 from omnichannel.conversations.models import AgentConnection, Conversation
 from omnichannel.conversations.roles import SUPERVISOR
-from omnichannel.testing.browser import accept_offer
+from omnichannel.testing.browser import WIDGET, accept_offer, wait_until
 from omnichannel.testing.fixtures import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WIDGET = "iframe[data-omnichannel-chat]"
 LIVE = 15_000
-
-
-def wait_until(predicate, *, timeout: float = 15, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return result
 
 
 def test_dashboard_updates_live_and_filters(new_page, make_agent, agent, chat_workstream, screenshot):
@@ -49,7 +39,7 @@ def test_dashboard_updates_live_and_filters(new_page, make_agent, agent, chat_wo
     frame.get_by_role("button", name="Chat with us").click()
     frame.get_by_role("button", name="Start chat").click()
     expect(frame.get_by_label("Your message")).to_be_visible()
-    conversation = wait_until(lambda: Conversation.objects.order_by("-pk").first(), what="the conversation")
+    conversation = wait_until(lambda: Conversation.objects.order_by("-pk").first(), timeout=15, what="the conversation")
 
     row = board.locator(f"#conversation-{conversation.pk}")
     expect(row).to_have_attribute("data-state", "open", timeout=LIVE)
@@ -71,7 +61,7 @@ def test_dashboard_updates_live_and_filters(new_page, make_agent, agent, chat_wo
     agent_page = new_page()
     log_in(agent_page, agent.username)
     agent_page.wait_for_url("**/agent/")
-    wait_until(lambda: AgentConnection.objects.filter(agent=agent).exists(), what="the agent's socket")
+    wait_until(lambda: AgentConnection.objects.filter(agent=agent).exists(), timeout=15, what="the agent's socket")
     expect(row).to_be_hidden(timeout=LIVE)
     expect(board.locator('[data-kpi="waiting"]')).to_have_text("0")
 
