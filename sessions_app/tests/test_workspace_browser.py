@@ -486,6 +486,8 @@ def test_keyboard_shortcuts_and_labelled_controls(new_page, agent, chat_workstre
     expect(agent_page.get_by_label("Reply to the customer")).to_be_focused()
     agent_page.keyboard.press("Alt+Shift+1")
     expect(agent_page.locator(".session-header h1")).to_have_text(earlier.title, timeout=TIMEOUT)
+    # Its tabs load after the switch; switching again waits for them, as a reader would.
+    expect(agent_page.locator("#tabpanel-active_conversation")).to_contain_text(earlier.title, timeout=TIMEOUT)
     agent_page.keyboard.press("Alt+Shift+2")
     expect(agent_page.locator(".session-header h1")).to_have_text(f"Visitor {conversation.visitor_id}", timeout=TIMEOUT)
     assert unlabelled_controls(agent_page) == []
