@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 
 from omnichannel.conversations import agents, groups
-from omnichannel.conversations.chat import ChatConsumer
+from omnichannel.conversations.chat import StaffChatConsumer
 from omnichannel.conversations.models import Conversation, SenderRole
 from omnichannel.conversations.selectors import conversations_visible_to, is_agent
 from omnichannel.conversations.sockets import Consumer
@@ -137,25 +137,14 @@ class AgentConsumer(Consumer):
         return html
 
 
-class AgentChatConsumer(ChatConsumer):
+class AgentChatConsumer(StaffChatConsumer):
     """The communication panel's socket (one per tab): the shared chat protocol for every
     conversation the agent may see, written in as their agent."""
 
     max_subscriptions = 50
     burst, per_second = 30, 15.0
 
-    async def connect(self) -> None:
-        self.user = self.scope["user"]
-        if not self.user.is_authenticated or not await database_sync_to_async(is_agent)(self.user):
-            await self.close(code=4403)
-            return
-        await super().connect()
-
-    async def authorize(self, content: dict) -> int | None:
-        conversation_id = content.get("conversation")
-        if not isinstance(conversation_id, int):
-            return None
-        return conversation_id if await self.may_see(conversation_id) else None
+    admits = staticmethod(is_agent)
 
     async def may_see(self, conversation_id: int) -> bool:
         return await database_sync_to_async(conversations_visible_to(self.user).filter(pk=conversation_id).exists)()

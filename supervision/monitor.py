@@ -4,26 +4,15 @@ supervisor once they joined (the front door refuses them before)."""
 
 from channels.db import database_sync_to_async
 
-from omnichannel.conversations.chat import ChatConsumer
+from omnichannel.conversations.chat import StaffChatConsumer
 from omnichannel.conversations.models import Conversation, SenderRole
 from omnichannel.conversations.selectors import is_supervisor, supervisor_monitoring
 
 
-class SupervisorChatConsumer(ChatConsumer):
+class SupervisorChatConsumer(StaffChatConsumer):
     max_subscriptions = 10
 
-    async def connect(self) -> None:
-        self.user = self.scope["user"]
-        if not self.user.is_authenticated or not await database_sync_to_async(is_supervisor)(self.user):
-            await self.close(code=4403)
-            return
-        await super().connect()
-
-    async def authorize(self, content: dict) -> int | None:
-        conversation_id = content.get("conversation")
-        if not isinstance(conversation_id, int):
-            return None
-        return conversation_id if await self.may_see(conversation_id) else None
+    admits = staticmethod(is_supervisor)
 
     async def may_see(self, conversation_id: int) -> bool:
         """Only what the supervisor monitors: Monitor recorded and refused what SUP-3 refuses."""

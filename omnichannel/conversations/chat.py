@@ -296,3 +296,25 @@ class ChatConsumer(Consumer):
             }
         )
         return frames
+
+
+class StaffChatConsumer(ChatConsumer):
+    """A signed-in staff member's socket (agents', supervisors'): it opens for users `admits`
+    allows, and subscribes by conversation id to what `may_see` allows."""
+
+    @staticmethod
+    def admits(user) -> bool:
+        raise NotImplementedError
+
+    async def connect(self) -> None:
+        self.user = self.scope["user"]
+        if not self.user.is_authenticated or not await database_sync_to_async(self.admits)(self.user):
+            await self.close(code=4403)
+            return
+        await super().connect()
+
+    async def authorize(self, content: dict) -> int | None:
+        conversation_id = content.get("conversation")
+        if not isinstance(conversation_id, int):
+            return None
+        return conversation_id if await self.may_see(conversation_id) else None
