@@ -107,15 +107,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 
 def redis_channel_layer(url: str) -> dict:
+    # Redis pub/sub, not channels-redis's list-based layer: a group send is one PUBLISH that
+    # Redis fans out to the processes holding members, where the list layer took four round
+    # trips and a Lua script per send and a round trip per message received; profiling the
+    # scale-out chat found pushes queued behind those round trips (a quarter of the messages
+    # per second). Pub/sub keeps nothing for a process that is away, and nothing needs it to:
+    # sockets only notify, and clients resume from the database (CH-5).
     return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            # redis-py's default 5 s read timeout equals the layer's 5 s blocking receive, so
-            # under load the client gave up first and dropped every socket of the process.
-            "hosts": [{"address": url, "socket_timeout": 15}],
-            # All sockets of one process share one Redis list, and the capacity bounds that
-            # list, not each socket: at the default 100 a busy process silently lost pushes.
-            "capacity": 10_000,
+            "hosts": [{"address": url}],
             # Deployments (or parallel test workers) sharing one Redis keep apart by prefix.
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
         },
