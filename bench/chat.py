@@ -211,7 +211,8 @@ class Client:
                     self.errors[f"socket closed: {reason}"] += 1
                 return
             self.reconnects[f"{side} socket: {reason}"] += 1
-            after = max((seq for seq in pair.seen[side] if isinstance(seq, int)), default=0)
+            # A socket's own messages come in its acks, the other side's in pushes.
+            after = max((*pair.acked[side].values(), *(s for s in pair.seen[side] if isinstance(s, int))), default=0)
             ws = await self._subscribe(pair, side, after)
             for key in list(pair.sent[side]):
                 if key in self.pending:

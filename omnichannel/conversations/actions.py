@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -1180,6 +1180,8 @@ class Post:
     # A customer writing to a Closed conversation starts a new one (ST-12), except from a
     # chat widget, whose token names only this conversation: there the chat has ended.
     may_start_successor: bool = True
+    # The socket it came from, which learns of it from its acknowledgement instead of a push.
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -1188,6 +1190,7 @@ class Posted:
 
     message: Message | None = None
     error: str = ""
+    html: str = ""  # the message's transcript entry, for the sender's acknowledgement
 
 
 def messages_post(*, posts: list[Post]) -> list[Posted]:
@@ -1234,6 +1237,7 @@ def messages_post(*, posts: list[Post]) -> list[Posted]:
             else set()
         )
         new: list[Message] = []
+        origins: list[str] = []
         for i, post in enumerate(posts):
             row = rows.get(post.conversation_id)
             if row is None:
@@ -1262,9 +1266,10 @@ def messages_post(*, posts: list[Post]) -> list[Posted]:
             )
             stored[key] = message
             new.append(message)
+            origins.append(post.origin)
             results[i] = Posted(message)
         if new:
-            _save_messages(rows, new)
+            _save_messages(rows, new, origins)
     for i in slow:
         post = posts[i]
         try:
@@ -1279,7 +1284,8 @@ def messages_post(*, posts: list[Post]) -> list[Posted]:
             )
         except ConversationError as error:
             results[i] = Posted(error=str(error))
-    return results
+    # Rendered here, in the writer's thread, where a resent message's sender may still be loaded.
+    return [replace(r, html=r.message.html) if r.message else r for r in results]
 
 
 # The chat writer's queries, compiled by the ORM once per length of their lists and then run as
@@ -1401,7 +1407,9 @@ def _append(
     return message
 
 
-def _save_messages(conversations: dict[int, Conversation], messages: list[Message]) -> None:
+def _save_messages(
+    conversations: dict[int, Conversation], messages: list[Message], origins: list[str] | None = None
+) -> None:
     """Write appended messages, and their conversations' last sequence and rolling sentiment,
     in the caller's transaction; push them after commit. Where the rolling sentiment falls to
     the workstream's alert threshold, record a sentiment alert event (SEN-1)."""
@@ -1448,7 +1456,7 @@ def _save_messages(conversations: dict[int, Conversation], messages: list[Messag
                 for row, event in zip(alerts.values(), events, strict=True)
             ]
         )
-    pushes.messages_posted(messages)
+    pushes.messages_posted(messages, origins)
 
 
 def _write_heads(rows: list[Conversation]) -> None:

@@ -9,7 +9,8 @@ socket or a push lost with a dead process costs nothing but a resume.
 Client → server: subscribe {conversation | token, after}; message {conversation, key, body};
 typing {conversation}; mark {conversation, delivered, read}; end {conversation}; ping.
 Server → client: subscribed {conversation, state, last, marks}; message {conversation,
-sequence, role, html}; ack {key, conversation, sequence}; error {key?, error}; typing
+sequence, role, html}; ack {key, conversation, sequence, role, html} (the sender's own
+message, which its socket gets in the ack and not as a push); error {key?, error}; typing
 {conversation, customer}; marks {conversation, customer, delivered, read}; state
 {conversation, state}; pong.
 """
@@ -20,13 +21,11 @@ import json
 import time
 
 from channels.db import database_sync_to_async
-from django.template.loader import get_template
 from django.utils.translation import gettext as _
 
 from . import delivery, groups
 from .actions import MAX_MESSAGE_LENGTH, Mark, Post
 from .models import Conversation, Message, SenderRole
-from .pushes import MESSAGE_TEMPLATE
 from .sockets import Consumer
 
 # A frame can hold the longest message, escaped, with room for the rest of the frame.
@@ -160,6 +159,7 @@ class ChatConsumer(Consumer):
                     body=content["body"],
                     sender=sender,
                     idempotency_key=key,
+                    origin=self.channel_name,
                     **self.post_options(),
                 )
             )
@@ -173,7 +173,14 @@ class ChatConsumer(Consumer):
             return
         message = posted.message
         await self._send(
-            {"type": "ack", "key": key, "conversation": message.conversation_id, "sequence": message.sequence}
+            {
+                "type": "ack",
+                "key": key,
+                "conversation": message.conversation_id,
+                "sequence": message.sequence,
+                "role": message.sender_role,
+                "html": posted.html,
+            }
         )
 
     async def _typing(self, content: dict) -> None:
@@ -221,6 +228,8 @@ class ChatConsumer(Consumer):
     # --- pushes from the channel layer ---
 
     async def message_posted(self, event: dict) -> None:
+        if event["origin"] == self.channel_name:
+            return  # its acknowledgement carried it
         frame = {
             "type": "message",
             "conversation": event["conversation_id"],
@@ -268,7 +277,6 @@ class ChatConsumer(Consumer):
     def _backlog(self, conversation_id: int, after: int) -> list[dict]:
         """Everything after the client's last sequence, then where the conversation stands."""
         conversation = Conversation.objects.select_related("contact").get(pk=conversation_id)
-        template = get_template(MESSAGE_TEMPLATE)
         messages = Message.objects.filter(conversation=conversation, sequence__gt=after).select_related("sender")
         frames = []
         for message in messages.order_by("sequence"):
@@ -279,7 +287,7 @@ class ChatConsumer(Consumer):
                     "conversation": conversation_id,
                     "sequence": message.sequence,
                     "role": message.sender_role,
-                    "html": template.render({"message": message}),
+                    "html": message.html,
                 }
             )
         other = "agent" if self.customer else "customer"

@@ -13,7 +13,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -501,6 +503,9 @@ class Notice(models.TextChoices):
     SUPERVISOR_ENDED = "supervisor_ended", _("A supervisor ended the chat")
 
 
+MESSAGE_TEMPLATE = "conversations/_message.html"
+
+
 class Message(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     sequence = models.PositiveIntegerField(_("sequence"))
@@ -541,6 +546,11 @@ class Message(models.Model):
     @property
     def notice_text(self) -> str:
         return Notice(self.notice).label % {"name": self.body} if self.notice else ""
+
+    @cached_property
+    def html(self) -> str:
+        """Its transcript entry: what pages include and pushes carry, rendered once a message."""
+        return render_to_string(MESSAGE_TEMPLATE, {"message": self})
 
 
 class ConversationEvent(models.Model):

@@ -22,13 +22,11 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.db import transaction
-from django.template.loader import get_template
 
 from . import groups
 from .models import Message, SentimentLevel
 
 logger = logging.getLogger(__name__)
-MESSAGE_TEMPLATE = "conversations/_message.html"
 OUTBOX_LIMIT = 10_000
 
 
@@ -155,13 +153,15 @@ def sentiment_changed(conversation_ids: list[int]) -> None:
     send_on_commit([groups.SUPERVISORS], {"type": "conversation.sentiment", "conversation_ids": conversation_ids})
 
 
-def messages_posted(messages: list[Message]) -> None:
+def messages_posted(messages: list[Message], origins: list[str] | None = None) -> None:
     """Each new message to its conversation's sockets after commit, rendered once with the
-    partial that pages use for the transcript, so every receiver just inserts it."""
-    transaction.on_commit(lambda: _send([_message_push(m) for m in messages]))
+    partial that pages use for the transcript, so every receiver just inserts it. The socket a
+    message came from (its origin) skips the push: the acknowledgement brought it there."""
+    origins = origins or [""] * len(messages)
+    transaction.on_commit(lambda: _send([_message_push(m, o) for m, o in zip(messages, origins, strict=True)]))
 
 
-def _message_push(message: Message) -> tuple[tuple[str, ...], dict]:
+def _message_push(message: Message, origin: str) -> tuple[tuple[str, ...], dict]:
     return (
         (groups.conversation_group(message.conversation_id),),
         {
@@ -169,7 +169,8 @@ def _message_push(message: Message) -> tuple[tuple[str, ...], dict]:
             "conversation_id": message.conversation_id,
             "sequence": message.sequence,
             "sender_role": message.sender_role,
-            "html": get_template(MESSAGE_TEMPLATE).render({"message": message}),
+            "html": message.html,
+            "origin": origin,
             # The conversation's rolling sentiment after a customer's message, for agents (SEN-1).
             **(
                 {"sentiment": level, "sentiment_label": str(SentimentLevel(level).label)}

@@ -84,7 +84,6 @@
       this.seen = new Set();
       this.contiguous = 0;
       this.readSent = 0;
-      this.pendingBySequence = new Map();
       this.outboxName = "omnichannel.outbox." + (this.customer ? "c" : "a") + "." + this.conversation;
       this.outbox = load(this.outboxName, []);
       this.list.querySelectorAll("[data-sequence]").forEach((li) => this.seen.add(Number(li.dataset.sequence)));
@@ -166,11 +165,10 @@
       switch (frame.type) {
         case "message": return this.insert(frame);
         case "ack": {
+          // The acknowledgement carries the stored message: no push brings it to this socket.
           this.settle(frame.key);
-          const li = this.list.querySelector('[data-key="' + CSS.escape(frame.key) + '"]');
-          if (!li) return;
-          if (this.seen.has(frame.sequence)) li.remove(); else this.pendingBySequence.set(frame.sequence, li);
-          return;
+          this.list.querySelector('[data-key="' + CSS.escape(frame.key) + '"]')?.remove();
+          return this.insert(frame);
         }
         case "error": {
           if (!frame.key) { this.showError(frame.error); return; }
@@ -205,8 +203,6 @@
       const pending = this.list.querySelector(".message--pending");
       this.list.insertBefore(li, after || pending);
       this.seen.add(frame.sequence);
-      const mine = this.pendingBySequence.get(frame.sequence);
-      if (mine) { mine.remove(); this.pendingBySequence.delete(frame.sequence); }
       if (frame.role === "customer" ? !this.customer : this.customer) this.hideTyping();
       this.advance();
       this.scroll();

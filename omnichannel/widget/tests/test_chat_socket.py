@@ -55,8 +55,9 @@ async def subscribed_customer(conversation: Conversation, after: int = 0):
 
 
 def test_message_is_acknowledged_with_its_sequence_and_reaches_the_agent(active_chat, agent):
-    """CH-3, CH-5: the customer's message is stored, acknowledged with its sequence, and pushed
-    live to the agent's panel, rendered; the agent's reply comes back the same way."""
+    """CH-3, CH-5: the customer's message is stored, acknowledged with its sequence and its
+    rendered entry (the sender's socket gets no push of its own message), and pushed live to the
+    agent's panel, rendered; the agent's reply comes back the same way."""
 
     async def scenario():
         customer, _, subscribed = await subscribed_customer(active_chat)
@@ -67,10 +68,14 @@ def test_message_is_acknowledged_with_its_sequence_and_reaches_the_agent(active_
         await receive(panel, "subscribed")
 
         await send(customer, {"type": "message", "conversation": active_chat.pk, "key": "k-1", "body": "Hello there"})
-        ack = await receive(customer, "ack")
+        before_ack = []
+        while (ack := json.loads(await customer.receive_from(timeout=5)))["type"] != "ack":
+            before_ack.append(ack)
         pushed = await receive(panel, "message")
         assert ack["sequence"] == pushed["sequence"] == subscribed["last"] + 1
         assert "Hello there" in pushed["html"] and pushed["role"] == "customer"
+        assert (ack["html"], ack["role"]) == (pushed["html"], "customer")
+        assert before_ack == [] and await customer.receive_nothing(0.2)
 
         await send(panel, {"type": "message", "conversation": active_chat.pk, "key": "a-1", "body": "Hi, I can help"})
         reply = await receive(customer, "message", role="agent")
@@ -98,6 +103,7 @@ def test_resend_with_the_same_key_is_stored_once_and_acknowledged_alike(active_c
 
     first, second = async_to_sync(scenario)()
     assert first["sequence"] == second["sequence"]
+    assert first["html"] == second["html"] and "Once" in second["html"]
     assert Message.objects.filter(conversation=active_chat, body="Once").count() == 1
 
 
