@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
 from django.utils.module_loading import import_string
 
 from omnichannel.channel_layers import EmbeddedChannelLayer
@@ -56,6 +57,31 @@ def test_the_sweep_runs_once_a_second_and_still_drops_expired_messages(monkeypat
     layer._clean_expired()
     assert stale not in layer.groups.get("conversation-1", {})
     assert stale not in layer.channels
+
+
+def test_a_channel_keeps_its_messages_for_a_receiver_cancelled_while_waiting():
+    """OPS-1: a receive cancelled while it waits (a socket closing) takes nothing with it: the
+    next receive on the channel gets the next message; a full channel refuses more."""
+    layer = EmbeddedChannelLayer(capacity=2)
+
+    async def scenario():
+        channel = await layer.new_channel()
+        waiting = asyncio.ensure_future(layer.receive(channel))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await layer.send(channel, {"type": "message.posted", "sequence": 1})
+        await layer.send(channel, {"type": "message.posted", "sequence": 2})
+        with pytest.raises(ChannelFull):
+            await layer.send(channel, {"type": "message.posted", "sequence": 3})
+        first, second = await layer.receive(channel), await layer.receive(channel)
+        later = asyncio.ensure_future(layer.receive(channel))
+        await asyncio.sleep(0)
+        await layer.send(channel, {"type": "message.posted", "sequence": 4})
+        return [first["sequence"], second["sequence"], (await asyncio.wait_for(later, 1))["sequence"]]
+
+    assert async_to_sync(scenario)() == [1, 2, 4]
 
 
 @pytest.mark.skipif(not redis_reachable() and not os.environ.get("CI"), reason="needs Redis (CI always has it)")
