@@ -1204,8 +1204,7 @@ def messages_post(*, posts: list[Post]) -> list[Posted]:
     with transaction.atomic():
         ids = sorted({p.conversation_id for p in posts})
         rows = {c.pk: c for c in _batch_query("locked conversations", ids)}
-        _attach(rows.values(), "workstream")
-        _attach(rows.values(), "contact")
+        _attach(rows.values(), "contact")  # the transcript titles customers' messages with it
         keys = sorted({p.idempotency_key for p in posts if p.idempotency_key})
         stored = {
             (m.conversation_id, m.idempotency_key): m
@@ -1312,15 +1311,27 @@ _BATCH_QUERIES = {
 
 
 @lru_cache(maxsize=512)
-def _batch_sql(name: str, vendor: str, *sizes: int) -> tuple[type, str]:
+def _batch_sql(name: str, alias: str, *sizes: int) -> tuple[type, str, list[str], list]:
+    """The query's model, SQL, selected fields and their converters, as the ORM compiles them."""
     queryset = _BATCH_QUERIES[name](*(range(size) for size in sizes))
-    return queryset.model, queryset.query.sql_with_params()[0]
+    compiler = queryset.query.get_compiler(using=alias)
+    sql, _params = compiler.as_sql()
+    columns = [column for column, _sql, _alias in compiler.select]
+    return queryset.model, sql, [column.target.attname for column in columns], compiler.get_converters(columns)
 
 
-def _batch_query(name: str, *values: list):
-    """Run one of _BATCH_QUERIES for these lists (free of duplicates, as the ORM passes them)."""
-    model, sql = _batch_sql(name, connection.vendor, *map(len, values))
-    return model.objects.raw(sql, [value for each in values for value in each])
+def _batch_query(name: str, *values: list) -> list:
+    """Run one of _BATCH_QUERIES for these lists (free of duplicates, as the ORM passes them):
+    its rows as model instances, as the queryset would have made them."""
+    model, sql, attnames, converters = _batch_sql(name, connection.alias, *map(len, values))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for each in values for value in each])
+        rows = [list(row) for row in cursor.fetchall()]
+    for row in rows:
+        for position, (functions, expression) in converters.items():
+            for convert in functions:
+                row[position] = convert(row[position], expression, connection)
+    return [model.from_db(connection.alias, attnames, row) for row in rows]
 
 
 def _attach(rows, name: str) -> None:
@@ -1421,8 +1432,7 @@ def _save_messages(
     in the caller's transaction; push them after commit. Where the rolling sentiment falls to
     the workstream's alert threshold, record a sentiment alert event (SEN-1)."""
     _insert_messages(messages)
-    alerts: dict[int, Conversation] = {}
-    levels_moved: set[int] = set()
+    moves: list[tuple[Conversation, str | None]] = []  # each level change, with the level before
     for message in messages:
         if message.sentiment is None:
             continue
@@ -1431,9 +1441,15 @@ def _save_messages(
         row.sentiment = sentiment.rolling(row.sentiment, message.sentiment)
         row.sentiment_level = sentiment.level(row.sentiment)
         if before != row.sentiment_level:
-            levels_moved.add(row.pk)
-        if sentiment.crossed(before, row.sentiment_level, row.workstream.sentiment_alert_threshold):
-            alerts[row.pk] = row
+            moves.append((row, before))
+    # Only a level that moved can cross the threshold: their workstreams alone are read.
+    _attach([row for row, _ in moves if not Conversation.workstream.is_cached(row)], "workstream")
+    alerts = {
+        row.pk: row
+        for row, before in moves
+        if sentiment.crossed(before, row.sentiment_level, row.workstream.sentiment_alert_threshold)
+    }
+    levels_moved = {row.pk for row, _ in moves}
     _write_heads([conversations[pk] for pk in dict.fromkeys(m.conversation_id for m in messages)])
     if levels_moved:
         pushes.sentiment_changed(sorted(levels_moved))

@@ -98,6 +98,21 @@ def test_falling_to_the_threshold_raises_one_sentiment_alert(active_chat):
     assert Conversation.objects.get(pk=active_chat.pk).state == "active"
 
 
+def test_messages_stored_together_raise_the_sentiment_alert_once(active_chat):
+    """SEN-1: the chat sockets' group commit raises the alert as single messages do: once, on
+    the message that falls to the threshold, and never for the agent's words."""
+    bodies = ["Thanks, fine", "This is terrible, I am furious", "Still awful", "Horrible service", "Awful again"]
+    actions.messages_post(
+        posts=[
+            Post(active_chat.pk, SenderRole.AGENT, "This is terrible", sender=active_chat.primary_agent),
+            *(Post(active_chat.pk, SenderRole.CUSTOMER, body) for body in bodies),
+        ]
+    )
+    alerts = active_chat.events.filter(action="sentiment_alert")
+    assert alerts.count() == 1
+    assert alerts.get().detail["threshold"] == "slightly_negative"
+
+
 def test_danish_customers_are_scored_with_the_danish_lexicon(make_conversation, chat_workstream):
     """SEN-1: the conversation's language picks the lexicon."""
     chat = make_conversation(chat_workstream, context={"language": "da-DK"})
