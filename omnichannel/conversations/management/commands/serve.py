@@ -40,10 +40,10 @@ class Command(BaseCommand):
         # A busy chat server allocates fast enough to run Python's cycle collector hundreds of
         # times a second (700 allocations apart), each pass walking the young objects and now
         # and then every object: a tenth of its time in profiles. What is loaded by now lives as
-        # long as the process and leaves the collections; new objects are collected 50,000
+        # long as the process and leaves the collections; new objects are collected 10,000
         # allocations apart (most of ours are freed by reference counting long before).
         gc.freeze()
-        gc.set_threshold(50_000)
+        gc.set_threshold(10_000)
         Server(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
