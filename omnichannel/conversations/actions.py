@@ -1311,7 +1311,7 @@ _BATCH_QUERIES = {
 
 
 @lru_cache(maxsize=512)
-def _batch_sql(name: str, alias: str, *sizes: int) -> tuple[type, str, list[str], list]:
+def _batch_sql(name: str, alias: str, *sizes: int) -> tuple[type, str, list[str], dict]:
     """The query's model, SQL, selected fields and their converters, as the ORM compiles them."""
     queryset = _BATCH_QUERIES[name](*(range(size) for size in sizes))
     compiler = queryset.query.get_compiler(using=alias)
