@@ -36,6 +36,8 @@ MAX_KEY_LENGTH = 64
 class RateLimit:
     """A token bucket per socket: `burst` messages at once, then `per_second` on average."""
 
+    __slots__ = ("burst", "per_second", "tokens", "at")  # one per idle socket too
+
     def __init__(self, *, burst: int, per_second: float) -> None:
         self.burst, self.per_second = burst, per_second
         self.tokens, self.at = float(burst), time.monotonic()
