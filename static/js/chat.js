@@ -30,7 +30,12 @@
       this.byKey = new Map();
       this.backoff = 500;
       this.connect();
-      window.addEventListener("online", () => { if (this.ws.readyState > 1) this.connect(); });
+      // The browser knows at once when the network goes; a socket can take long to notice.
+      window.addEventListener("offline", () => this.views.forEach((v) => v.setOnline(false)));
+      window.addEventListener("online", () => {
+        if (this.ws.readyState > 1) this.connect();
+        else if (this.ws.readyState === WebSocket.OPEN) this.views.forEach((v) => v.resume());
+      });
     }
     connect() {
       clearTimeout(this.retry);

@@ -209,6 +209,27 @@ def test_customer_offline_gets_every_message_exactly_once(new_page, agent, chat_
     screenshot(customer, "customer")
 
 
+def test_widget_shows_a_lost_network_at_once_and_recovers_on_the_same_socket(new_page, agent, chat_workstream):
+    """CH-5, REL-1: the moment the browser reports the network gone, the widget says it is
+    reconnecting, even while its socket has not noticed; back online on the same socket, the
+    message written meanwhile is delivered once and the notice goes."""
+    agent_page = agent_at_home(new_page, agent)
+    customer = new_page()
+    frame = open_widget(customer)
+    conversation = start_chat(frame)
+    accept_offer(agent_page, conversation)
+    composer = frame.get_by_label("Your message")
+
+    customer.context.set_offline(True)
+    expect(frame.get_by_role("status")).to_contain_text("Reconnecting", timeout=5_000)
+    send(composer, "written offline")
+    customer.context.set_offline(False)
+    expect(frame.get_by_role("status")).to_be_hidden()
+    expect(bodies(agent_page)).to_have_text(["written offline"])
+    expect(bodies(frame)).to_have_text(["written offline"])
+    assert Message.objects.filter(conversation=conversation, body="written offline").count() == 1
+
+
 def test_customer_closing_the_tab_leaves_the_chat(new_page, agent, chat_workstream, make_user):
     """ST-2, ST-21: a customer who closes the tab and stays away past the reconnect timeout
     has left: a chat no agent took (Open) is Closed, an Active one goes to Wrap-up and the
