@@ -155,9 +155,9 @@ class Client:
         if self.raw:
             frame = {"type": "subscribe", "conversation": pair.conversation, "side": side}
         elif side == "customer":
-            frame = {"type": "subscribe", "token": pair.token, "after": after}
+            frame = {"type": "subscribe", "token": pair.token, "after": after, "acks": "message"}
         else:
-            frame = {"type": "subscribe", "conversation": pair.conversation, "after": after}
+            frame = {"type": "subscribe", "conversation": pair.conversation, "after": after, "acks": "message"}
         await ws.send(json.dumps(frame))
         return ws
 

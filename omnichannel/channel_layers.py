@@ -24,7 +24,7 @@ class Mailbox:
         return not self._queue
 
     def put_nowait(self, item) -> None:
-        if len(self._queue) >= self.maxsize:
+        if 0 < self.maxsize <= len(self._queue):  # 0: unbounded, as asyncio.Queue has it
             raise asyncio.QueueFull
         self._queue.append(item)
         # Wake every receiver (one, in practice): each takes a message or waits again.

@@ -116,7 +116,9 @@ def redis_channel_layer(url: str) -> dict:
     return {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": url}],
+            # A dead connection is found by keepalive and by a PING every 15 s, not by a push
+            # that hangs; redis-py then reconnects and subscribes again.
+            "hosts": [{"address": url, "socket_keepalive": True, "health_check_interval": 15}],
             # Deployments (or parallel test workers) sharing one Redis keep apart by prefix.
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
         },

@@ -1250,6 +1250,7 @@ def messages_post(*, posts: list[Post]) -> list[Posted]:
                 continue
             key = (row.pk, post.idempotency_key)
             if post.idempotency_key and key in stored:
+                stored[key].conversation = row  # its acknowledgement renders it
                 results[i] = Posted(stored[key])
                 continue
             try:
@@ -1274,7 +1275,8 @@ def messages_post(*, posts: list[Post]) -> list[Posted]:
         try:
             results[i] = Posted(
                 message_post(
-                    conversation=rows[post.conversation_id],
+                    # Whole, not the batch's partial row: the state change reads all of it.
+                    conversation=Conversation.objects.get(pk=post.conversation_id),
                     sender_role=post.sender_role,
                     body=post.body,
                     sender=post.sender,
@@ -1283,7 +1285,7 @@ def messages_post(*, posts: list[Post]) -> list[Posted]:
             )
         except ConversationError as error:
             results[i] = Posted(error=str(error))
-    # Rendered here, in the writer's thread, where a resent message's sender may still be loaded.
+    # Rendered here, in the writer's thread: a resent message may still load its sender.
     return [replace(r, html=r.message.html) if r.message else r for r in results]
 
 
@@ -1432,7 +1434,7 @@ def _save_messages(
     in the caller's transaction; push them after commit. Where the rolling sentiment falls to
     the workstream's alert threshold, record a sentiment alert event (SEN-1)."""
     _insert_messages(messages)
-    moves: list[tuple[Conversation, str | None]] = []  # each level change, with the level before
+    moves: list[tuple[Conversation, str | None, str]] = []  # each level change: row, before, after
     for message in messages:
         if message.sentiment is None:
             continue
@@ -1441,15 +1443,15 @@ def _save_messages(
         row.sentiment = sentiment.rolling(row.sentiment, message.sentiment)
         row.sentiment_level = sentiment.level(row.sentiment)
         if before != row.sentiment_level:
-            moves.append((row, before))
+            moves.append((row, before, row.sentiment_level))
     # Only a level that moved can cross the threshold: their workstreams alone are read.
-    _attach([row for row, _ in moves if not Conversation.workstream.is_cached(row)], "workstream")
-    alerts = {
-        row.pk: row
-        for row, before in moves
-        if sentiment.crossed(before, row.sentiment_level, row.workstream.sentiment_alert_threshold)
+    _attach([row for row, *_ in moves if not Conversation.workstream.is_cached(row)], "workstream")
+    alerts = {  # the level each alert fell to
+        row.pk: (row, after)
+        for row, before, after in moves
+        if sentiment.crossed(before, after, row.workstream.sentiment_alert_threshold)
     }
-    levels_moved = {row.pk for row, _ in moves}
+    levels_moved = {row.pk for row, *_ in moves}
     _write_heads([conversations[pk] for pk in dict.fromkeys(m.conversation_id for m in messages)])
     if levels_moved:
         pushes.sentiment_changed(sorted(levels_moved))
@@ -1465,18 +1467,18 @@ def _save_messages(
                     agent_id=row.primary_agent_id,
                     created_at=now,
                     detail={
-                        "level": row.sentiment_level,
-                        "level_label": str(SentimentLevel(row.sentiment_level).label),
+                        "level": level,
+                        "level_label": str(SentimentLevel(level).label),
                         "threshold": row.workstream.sentiment_alert_threshold,
                     },
                 )
-                for row in alerts.values()
+                for row, level in alerts.values()
             ]
         )
         pushes.conversations_changed(
             [
                 _push(row, event, [row.primary_agent_id] if row.primary_agent_id else [])
-                for row, event in zip(alerts.values(), events, strict=True)
+                for (row, _level), event in zip(alerts.values(), events, strict=True)
             ]
         )
     pushes.messages_posted(messages, origins)
@@ -1485,6 +1487,9 @@ def _save_messages(
 def _insert_messages(messages: list[Message]) -> None:
     """bulk_create's work for new messages, with each statement's text built once per number of
     rows: at full load the ORM's INSERT compiler took a third of the chat writer's time."""
+    if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
+        Message.objects.bulk_create(messages)
+        return
     fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
     now = timezone.now()
     for message in messages:

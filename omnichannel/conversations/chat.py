@@ -6,13 +6,14 @@ names the stored sequence; a resend after a reconnect is stored once. A client s
 with the last sequence it has seen and first receives everything after it, so a dropped
 socket or a push lost with a dead process costs nothing but a resume.
 
-Client → server: subscribe {conversation | token, after}; message {conversation, key, body};
+Client → server: subscribe {conversation | token, after, acks?}; message {conversation, key, body};
 typing {conversation}; mark {conversation, delivered, read}; end {conversation}; ping.
 Server → client: subscribed {conversation, state, last, marks}; message {conversation,
-sequence, role, html}; ack {key, conversation, sequence, role, html} (the sender's own
-message, which its socket gets in the ack and not as a push); error {key?, error}; typing
+sequence, role, html}; ack {key, conversation, sequence, role, html}; error {key?, error}; typing
 {conversation, customer}; marks {conversation, customer, delivered, read}; state
-{conversation, state}; pong.
+{conversation, state}; pong. A client that subscribes with acks "message" takes its own
+messages from their acks, and its socket gets no push of them; one that does not (a page
+loaded before this protocol) still gets them pushed.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class ChatConsumer(Consumer):
         super().__init__(*args, **kwargs)
         self.subscribed: set[int] = set()
         self.rate = RateLimit(burst=self.burst, per_second=self.per_second)
+        self.acks_carry_messages = False
 
     async def connect(self) -> None:
         await self.accept()
@@ -130,6 +132,7 @@ class ChatConsumer(Consumer):
             # Joined before reading the backlog: a message committed in between arrives twice
             # at most, and clients drop what they already have by its sequence.
             await self.channel_layer.group_add(groups.conversation_group(conversation_id), self.channel_name)
+        self.acks_carry_messages = self.acks_carry_messages or content.get("acks") == "message"
         after = content.get("after")
         await self._send(await self._backlog(conversation_id, after if isinstance(after, int) else 0))
 
@@ -161,7 +164,7 @@ class ChatConsumer(Consumer):
                     body=content["body"],
                     sender=sender,
                     idempotency_key=key,
-                    origin=self.channel_name,
+                    origin=self.channel_name if self.acks_carry_messages else "",
                     **self.post_options(),
                 )
             )
@@ -230,7 +233,7 @@ class ChatConsumer(Consumer):
     # --- pushes from the channel layer ---
 
     async def message_posted(self, event: dict) -> None:
-        if event["origin"] == self.channel_name:
+        if event.get("origin") == self.channel_name:
             return  # its acknowledgement carried it
         frame = {
             "type": "message",

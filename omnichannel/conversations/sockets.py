@@ -26,12 +26,21 @@ class Consumer(AsyncWebsocketConsumer):
             self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
             sources.append(self.channel_receive)
         turn = asyncio.Lock()
+        stopped = False
 
         async def pump(source) -> None:
+            nonlocal stopped
             while True:
                 message = await source()
                 async with turn:
-                    await self.dispatch(message)
+                    # The other pump may have stopped the consumer while this one waited.
+                    if stopped:
+                        return
+                    try:
+                        await self.dispatch(message)
+                    except BaseException:
+                        stopped = True
+                        raise
 
         pumps = [asyncio.ensure_future(pump(source)) for source in sources]
         try:

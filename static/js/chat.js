@@ -125,7 +125,8 @@
     }
 
     resume() {
-      const frame = { type: "subscribe", after: this.contiguous };
+      // acks "message": this client takes its own messages from their acknowledgements.
+      const frame = { type: "subscribe", after: this.contiguous, acks: "message" };
       if (this.token) frame.token = this.token; else frame.conversation = this.conversation;
       this.socket.send(frame);
       this.outbox.forEach((item) => this.transmit(item));

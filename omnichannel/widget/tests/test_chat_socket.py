@@ -44,10 +44,10 @@ async def receive(socket, kind: str, timeout: float = 5, **match) -> dict:
             return frame
 
 
-async def subscribed_customer(conversation: Conversation, after: int = 0):
+async def subscribed_customer(conversation: Conversation, after: int = 0, acks: str = "message"):
     socket = customer_socket()
     assert (await socket.connect())[0]
-    await send(socket, {"type": "subscribe", "token": token_for(conversation), "after": after})
+    await send(socket, {"type": "subscribe", "token": token_for(conversation), "after": after, "acks": acks})
     frames = []
     while (frame := json.loads(await socket.receive_from(timeout=5)))["type"] != "subscribed":
         frames.append(frame)
@@ -64,7 +64,8 @@ def test_message_is_acknowledged_with_its_sequence_and_reaches_the_agent(active_
         assert subscribed["state"] == "active"
         panel = agent_socket(agent)
         assert (await panel.connect())[0]
-        await send(panel, {"type": "subscribe", "conversation": active_chat.pk, "after": subscribed["last"]})
+        frame = {"type": "subscribe", "conversation": active_chat.pk, "after": subscribed["last"], "acks": "message"}
+        await send(panel, frame)
         await receive(panel, "subscribed")
 
         await send(customer, {"type": "message", "conversation": active_chat.pk, "key": "k-1", "body": "Hello there"})
@@ -86,6 +87,22 @@ def test_message_is_acknowledged_with_its_sequence_and_reaches_the_agent(active_
     async_to_sync(scenario)()
     bodies = list(active_chat.messages.filter(notice="").values_list("sender_role", "body"))
     assert bodies == [("customer", "Hello there"), ("agent", "Hi, I can help")]
+
+
+def test_a_client_that_does_not_take_messages_from_acks_still_gets_its_own_pushed(active_chat):
+    """CH-5: a page loaded before acks carried messages (it subscribes without acks "message")
+    still gets its own message pushed, after its ack, so it never sits at "Sending…"."""
+
+    async def scenario():
+        socket, _, _ = await subscribed_customer(active_chat, acks="")
+        await send(socket, {"type": "message", "conversation": active_chat.pk, "key": "old", "body": "Hi"})
+        ack = await receive(socket, "ack")
+        pushed = await receive(socket, "message")
+        await socket.disconnect()
+        return ack, pushed
+
+    ack, pushed = async_to_sync(scenario)()
+    assert (pushed["sequence"], pushed["html"]) == (ack["sequence"], ack["html"])
 
 
 def test_resend_with_the_same_key_is_stored_once_and_acknowledged_alike(active_chat):

@@ -42,6 +42,7 @@ class Command(BaseCommand):
         # and then every object: a tenth of its time in profiles. What is loaded by now lives as
         # long as the process and leaves the collections; new objects are collected 10,000
         # allocations apart (most of ours are freed by reference counting long before).
+        gc.collect()  # nothing left from start-up is frozen with the rest
         gc.freeze()
         gc.set_threshold(10_000)
         Server(

@@ -100,8 +100,10 @@ def test_falling_to_the_threshold_raises_one_sentiment_alert(active_chat):
 
 def test_messages_stored_together_raise_the_sentiment_alert_once(active_chat):
     """SEN-1: the chat sockets' group commit raises the alert as single messages do: once, on
-    the message that falls to the threshold, and never for the agent's words."""
+    the message that falls to the threshold, never for the agent's words, and also when a later
+    message in the same batch lifts the level again."""
     bodies = ["Thanks, fine", "This is terrible, I am furious", "Still awful", "Horrible service", "Awful again"]
+    bodies += ["Wonderful, thank you so much, great help!", "Wonderful, thank you!"]
     actions.messages_post(
         posts=[
             Post(active_chat.pk, SenderRole.AGENT, "This is terrible", sender=active_chat.primary_agent),
@@ -110,7 +112,8 @@ def test_messages_stored_together_raise_the_sentiment_alert_once(active_chat):
     )
     alerts = active_chat.events.filter(action="sentiment_alert")
     assert alerts.count() == 1
-    assert alerts.get().detail["threshold"] == "slightly_negative"
+    assert (alerts.get().detail["level"], alerts.get().detail["threshold"]) == ("slightly_negative",) * 2
+    assert Conversation.objects.get(pk=active_chat.pk).sentiment_level in ("slightly_positive", "positive")
 
 
 def test_danish_customers_are_scored_with_the_danish_lexicon(make_conversation, chat_workstream):
