@@ -50,6 +50,8 @@ class AgentConsumer(Consumer):
         await self.accept()
         await database_sync_to_async(agents.agent_connect)(agent=self.user, channel_name=self.channel_name)
         self.heartbeat = asyncio.create_task(self._heartbeat())
+        # What changed between the page's render and joining the groups came by no push.
+        await self.send(text_data=await database_sync_to_async(self.render_all)())
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "heartbeat"):

@@ -39,6 +39,7 @@ def test_offer_reaches_the_agent_live(agent, open_chat):
     async def scenario():
         socket = agent_socket(agent)
         await socket.connect()
+        assert "data-countdown" not in await socket.receive_from(timeout=5)  # the page as of connecting
         await database_sync_to_async(actions.conversation_offer)(conversation=open_chat, agent=agent)
         html = await socket.receive_from(timeout=5)
         assert 'id="offers"' in html and open_chat.title in html
@@ -54,6 +55,7 @@ def test_new_work_in_my_queue_appears_without_a_refresh(agent, chat_workstream, 
     async def scenario():
         socket = agent_socket(agent)
         await socket.connect()
+        await socket.receive_from(timeout=5)  # the page as of connecting
         conversation = await database_sync_to_async(make_conversation)(chat_workstream)
         html = await socket.receive_from(timeout=5)
         assert 'id="work-items"' in html and conversation.title in html and "Pick" in html

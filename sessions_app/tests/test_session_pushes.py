@@ -47,6 +47,25 @@ def test_a_customer_message_pushes_the_unread_count_of_a_session_not_in_focus(ag
     async_to_sync(scenario)()
 
 
+def test_a_change_before_the_socket_joined_reaches_the_page_on_connecting(agent, active_chat):
+    """SES-7: the page rendered, then the customer wrote angrily before the page's socket had
+    joined its groups (no push reached it): on connecting, the socket sends the session panel
+    fresh, with the sentiment alert."""
+    session_actions.session_open(agent=agent, conversation=active_chat)
+    actions.message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="This is awful and I hate it.")
+
+    async def scenario():
+        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
+        socket.scope["user"] = agent
+        assert (await socket.connect())[0]
+        html = await socket.receive_from(timeout=5)
+        await socket.disconnect()
+        return html
+
+    html = async_to_sync(scenario)()
+    assert 'id="session-panel"' in html and "data-sentiment-alert" in html
+
+
 def test_a_conversation_transferred_away_pushes_nothing_of_it_to_the_old_agent(
     agent, other_agent, active_sms, other_queue
 ):

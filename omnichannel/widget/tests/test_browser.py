@@ -172,6 +172,7 @@ def test_customer_offline_gets_every_message_exactly_once(new_page, agent, chat_
     composer, reply = frame.get_by_label("Your message"), agent_page.get_by_label("Reply to the customer")
     send(composer, "before 1")
     expect(bodies(agent_page)).to_have_text(["before 1"])
+    expect(frame.locator(".message--pending")).to_have_count(0)  # its acknowledgement came too
 
     customer.context.set_offline(True)
     widget_frame(customer).evaluate("window.__sockets.forEach((socket) => socket.close())")
