@@ -214,11 +214,7 @@ def test_widget_shows_a_lost_network_at_once_and_recovers_on_the_same_socket(new
     """CH-5, REL-1: the moment the browser reports the network gone, the widget says it is
     reconnecting, even while its socket has not noticed; back online on the same socket, the
     message written meanwhile is delivered once and the notice goes."""
-    agent_page = agent_at_home(new_page, agent)
-    customer = new_page()
-    frame = open_widget(customer)
-    conversation = start_chat(frame)
-    accept_offer(agent_page, conversation)
+    customer, frame, agent_page, conversation = chat_with_agent(new_page, agent)
     composer = frame.get_by_label("Your message")
 
     customer.context.set_offline(True)
