@@ -587,7 +587,8 @@ def seed(*, conversations: int, idle: int) -> dict:
     from django.utils import timezone
     from django.utils.crypto import get_random_string
 
-    from omnichannel.conversations import actions
+    from omnichannel.conversations.actions.assignment import conversation_create
+    from omnichannel.conversations.actions.supervision import conversation_assign
     from omnichannel.conversations.models import (
         AgentProfile,
         Conversation,
@@ -626,8 +627,8 @@ def seed(*, conversations: int, idle: int) -> dict:
     store = SessionStore()
     sessions = []
     for agent in agents:
-        conversation = actions.conversation_create(workstream=workstream, visitor=Visitor.objects.create())
-        actions.conversation_assign(conversation=conversation, agent=agent, actor=supervisor, override=True)
+        conversation = conversation_create(workstream=workstream, visitor=Visitor.objects.create())
+        conversation_assign(conversation=conversation, agent=agent, actor=supervisor, override=True)
         key = get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789")
         data = {
             SESSION_KEY: str(agent.pk),

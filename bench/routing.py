@@ -142,7 +142,7 @@ def run_backend(args) -> dict:
     from django.db.models import Count
     from django.utils import timezone
 
-    from omnichannel.conversations import actions
+    from omnichannel.conversations.actions.assignment import conversation_create
     from omnichannel.conversations.models import AgentProfile, Conversation, ConversationEvent, Workstream
     from omnichannel.conversations.selectors import capacity_in_use
 
@@ -184,7 +184,7 @@ def run_backend(args) -> dict:
     start = time.monotonic()
     for i in range(args.arrivals):
         time.sleep(max(0.0, start + i / args.rate - time.monotonic()))
-        arrived.append(actions.conversation_create(workstream=workstreams[i % len(workstreams)]).pk)
+        arrived.append(conversation_create(workstream=workstreams[i % len(workstreams)]).pk)
     for process in processes:
         process.join()
     latencies = [

@@ -24,7 +24,8 @@ def seed():
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from omnichannel.conversations import actions
+    from omnichannel.conversations.actions.assignment import conversation_create, conversation_pick
+    from omnichannel.conversations.actions.messages import message_post
     from omnichannel.conversations.models import (
         AgentProfile,
         Presence,
@@ -48,11 +49,11 @@ def seed():
     queue.members.add(agent)
     sessions = []
     for i in range(SESSIONS):
-        conversation = actions.conversation_create(workstream=workstream, visitor=Visitor.objects.create())
-        actions.conversation_pick(conversation=conversation, agent=agent)
+        conversation = conversation_create(workstream=workstream, visitor=Visitor.objects.create())
+        conversation_pick(conversation=conversation, agent=agent)
         for n in range(5):
-            actions.message_post(conversation=conversation, sender_role=SenderRole.CUSTOMER, body=f"Hello {i}.{n}")
-            actions.message_post(conversation=conversation, sender_role=SenderRole.AGENT, sender=agent, body="Hi!")
+            message_post(conversation=conversation, sender_role=SenderRole.CUSTOMER, body=f"Hello {i}.{n}")
+            message_post(conversation=conversation, sender_role=SenderRole.AGENT, sender=agent, body="Hi!")
         sessions.append(session_actions.session_open(agent=agent, conversation=conversation))
     return agent, sessions
 

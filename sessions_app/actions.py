@@ -13,8 +13,9 @@ from django.db.models import Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from omnichannel.conversations import actions as conversation_actions
 from omnichannel.conversations import groups, pushes
+from omnichannel.conversations.actions.assignment import conversation_resume
+from omnichannel.conversations.actions.ending import conversation_close_session
 from omnichannel.conversations.errors import ConversationError, InvalidInput, NotPermitted
 from omnichannel.conversations.models import Case, Contact, Conversation, ConversationEvent
 from omnichannel.conversations.selectors import (
@@ -109,7 +110,7 @@ def session_open(
         if conversation is not None and conversation.state == State.WAITING:
             # Open on a Waiting item of My work items resumes it (ST-10); refusals (no free
             # capacity) leave both the conversation and the panel as they were.
-            conversation_actions.conversation_resume(conversation=conversation, agent=agent)
+            conversation_resume(conversation=conversation, agent=agent)
         session = AgentSession.objects.filter(agent=agent, kind=kind, **lookup).first()
         if session is None:
             mine = AgentSession.objects.filter(agent=agent)
@@ -166,7 +167,7 @@ def session_close(*, agent: AbstractBaseUser, session: AgentSession) -> Conversa
                 or (conversation.state == State.ACTIVE and conversation.accepted_at is not None)
             )
         ):
-            event = conversation_actions.conversation_close_session(conversation=conversation, agent=agent)
+            event = conversation_close_session(conversation=conversation, agent=agent)
         if not AgentSession.objects.filter(pk=session.pk).delete()[0]:
             raise ConversationError(_("This session was closed meanwhile."))
         _sessions_changed(agent)

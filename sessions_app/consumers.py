@@ -16,7 +16,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.template.loader import render_to_string
 
-from omnichannel.conversations import agents, groups
+from omnichannel.conversations import groups
+from omnichannel.conversations.actions.presence import agent_connect, agent_disconnect, agent_heartbeat
 from omnichannel.conversations.chat import StaffChatConsumer
 from omnichannel.conversations.models import Conversation, SenderRole
 from omnichannel.conversations.selectors import conversations_visible_to, is_agent
@@ -48,7 +49,7 @@ class AgentConsumer(Consumer):
         self.recent_changes: deque[tuple[int, ...]] = deque(maxlen=20)
         await self._follow_sessions()
         await self.accept()
-        await database_sync_to_async(agents.agent_connect)(agent=self.user, channel_name=self.channel_name)
+        await database_sync_to_async(agent_connect)(agent=self.user, channel_name=self.channel_name)
         self.heartbeat = asyncio.create_task(self._heartbeat())
         # What changed between the page's render and joining the groups came by no push.
         await self.send(text_data=await database_sync_to_async(self.render_all)())
@@ -61,7 +62,7 @@ class AgentConsumer(Consumer):
             await self.heartbeat
         for name in [*self.groups_joined, *self.session_groups]:
             await self.channel_layer.group_discard(name, self.channel_name)
-        await database_sync_to_async(agents.agent_disconnect)(channel_name=self.channel_name)
+        await database_sync_to_async(agent_disconnect)(channel_name=self.channel_name)
 
     async def _follow_sessions(self) -> None:
         ids = await database_sync_to_async(
@@ -80,7 +81,7 @@ class AgentConsumer(Consumer):
 
     async def _heartbeat(self) -> None:
         # Off the shared sync thread, so a burst of renders cannot delay it past the stale limit.
-        beat = database_sync_to_async(agents.agent_heartbeat, thread_sensitive=False)
+        beat = database_sync_to_async(agent_heartbeat, thread_sensitive=False)
         while True:
             await asyncio.sleep(settings.OMNICHANNEL["HEARTBEAT_SECONDS"])
             try:

@@ -18,7 +18,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from omnichannel.conversations import actions, agents
+from omnichannel.conversations.actions.assignment import conversation_accept, conversation_pick, conversation_reject
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
+from omnichannel.conversations.actions.presence import agent_presence_set
+from omnichannel.conversations.actions.transfers import conversation_transfer_accept, conversation_transfer_reject
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import AgentProfile, Case, Contact, Conversation, Presence
 from omnichannel.conversations.selectors import (
@@ -186,13 +189,13 @@ def session_drafts(request: HttpRequest, pk: int) -> HttpResponse:
 # The agent's moves on a work item. Accepting or picking starts the conversation's session
 # (SES-3); every move lands in the workspace.
 WORK_ITEM_ACTIONS = {
-    "accept": actions.conversation_accept,  # RT-3
-    "reject": actions.conversation_reject,  # RT-3
-    "pick": actions.conversation_pick,  # RT-4
-    "end": actions.conversation_end,  # ST-3
-    "close_session": actions.conversation_close_session,  # ST-4, ST-5, ST-8, ST-24
-    "transfer_accept": actions.conversation_transfer_accept,  # SUP-6
-    "transfer_reject": actions.conversation_transfer_reject,  # SUP-6
+    "accept": conversation_accept,  # RT-3
+    "reject": conversation_reject,  # RT-3
+    "pick": conversation_pick,  # RT-4
+    "end": conversation_end,  # ST-3
+    "close_session": conversation_close_session,  # ST-4, ST-5, ST-8, ST-24
+    "transfer_accept": conversation_transfer_accept,  # SUP-6
+    "transfer_reject": conversation_transfer_reject,  # SUP-6
 }
 STARTS_A_SESSION = {"accept", "pick", "transfer_accept"}
 
@@ -239,7 +242,7 @@ def set_presence(request: HttpRequest) -> HttpResponse:
         error = _("Choose one of the listed presences.")
     else:
         try:
-            agents.agent_presence_set(agent=request.user, presence=presence)
+            agent_presence_set(agent=request.user, presence=presence)
         except ConversationError as refused:
             error = str(refused)
     if request.htmx:

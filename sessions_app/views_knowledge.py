@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.knowledge import conversation_article_send
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Conversation
 from omnichannel.conversations.selectors import can_write, conversations_visible_to
@@ -98,7 +98,7 @@ def knowledge_send(request: HttpRequest, pk: int, article_pk: int) -> HttpRespon
     query = request.POST.get("q", "")
     error, sent = "", None
     try:
-        actions.conversation_article_send(
+        conversation_article_send(
             conversation=conversation,
             agent=request.user,
             article=article,

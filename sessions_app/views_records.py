@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions import cases as case_actions
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Account, Case, CaseStatus, Contact, Conversation
 from omnichannel.conversations.selectors import (
@@ -139,7 +139,7 @@ def case_create(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _visible_conversation(request.user, pk)
     error = success = ""
     try:
-        case = actions.conversation_case_create(
+        case = case_actions.conversation_case_create(
             conversation=conversation, actor=request.user, title=request.POST.get("title", "")
         )
         success = _("Case “%(title)s” created and linked.") % {"title": case.title}
@@ -162,7 +162,7 @@ def case_link(request: HttpRequest, pk: int) -> HttpResponse:
         error = _("Choose one of the listed cases.")
     else:
         try:
-            actions.conversation_case_link(conversation=conversation, case=case, actor=request.user)
+            case_actions.conversation_case_link(conversation=conversation, case=case, actor=request.user)
             success = _("Linked to the case “%(title)s”.") % {"title": case.title}
         except ConversationError as refused:
             error = str(refused)
@@ -213,7 +213,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     values = {"title": request.POST.get("title", ""), "status": request.POST.get("status", "")}
     error = success = ""
     try:
-        actions.case_update(case=case, actor=request.user, **values)
+        case_actions.case_update(case=case, actor=request.user, **values)
         success = _("Case saved.")
     except ConversationError as refused:
         error = str(refused)
@@ -243,7 +243,7 @@ def case_route(request: HttpRequest, pk: int) -> HttpResponse:
         error = _("Choose one of the listed workstreams.")
     else:
         try:
-            record = actions.case_route(case=case, actor=request.user, workstream=workstream)
+            record = case_actions.case_route(case=case, actor=request.user, workstream=workstream)
             success = _("The case waits in %(queue)s as a work item.") % {"queue": record.queue}
         except ConversationError as refused:
             error = str(refused)

@@ -17,7 +17,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.supervision import (
+    conversation_assign,
+    conversation_assign_to_queue,
+    conversation_force_close,
+    conversation_monitor,
+    conversation_supervisor_join,
+    conversation_supervisor_leave,
+)
+from omnichannel.conversations.actions.transfers import conversation_transfer_request
 from omnichannel.conversations.errors import ConversationError, InvalidInput
 from omnichannel.conversations.models import Conversation, Queue
 from omnichannel.conversations.selectors import (
@@ -91,7 +99,7 @@ def monitor(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _conversation(pk)
     target = reverse("supervision:conversation", args=[pk])
     try:
-        actions.conversation_monitor(conversation=conversation, actor=request.user)
+        conversation_monitor(conversation=conversation, actor=request.user)
     except ConversationError as refused:
         messages.error(request, str(refused))
         target = reverse("supervision:home")
@@ -112,7 +120,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("conversations:detail", pk=pk)
     if not supervisor_monitoring(conversation_id=pk, user=request.user):
         try:
-            actions.conversation_monitor(conversation=conversation, actor=request.user)
+            conversation_monitor(conversation=conversation, actor=request.user)
         except ConversationError as refused:
             messages.error(request, str(refused))
             home = reverse("supervision:home")
@@ -133,7 +141,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
 @supervisor_required
 def join(request: HttpRequest, pk: int) -> HttpResponse:
     """SUP-4: join the monitored chat; customer and agent are told."""
-    return _act(request, pk, lambda c: actions.conversation_supervisor_join(conversation=c, actor=request.user))
+    return _act(request, pk, lambda c: conversation_supervisor_join(conversation=c, actor=request.user))
 
 
 @require_POST
@@ -141,7 +149,7 @@ def join(request: HttpRequest, pk: int) -> HttpResponse:
 @supervisor_required
 def leave(request: HttpRequest, pk: int) -> HttpResponse:
     """SUP-4: leave the chat; customer and agent are told."""
-    return _act(request, pk, lambda c: actions.conversation_supervisor_leave(conversation=c, actor=request.user))
+    return _act(request, pk, lambda c: conversation_supervisor_leave(conversation=c, actor=request.user))
 
 
 def _act(request: HttpRequest, pk: int, act) -> HttpResponse:
@@ -197,12 +205,12 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
             if (agent is None) == (queue is None):
                 raise InvalidInput(_("Choose one agent or one queue."))
             if agent is not None:
-                actions.conversation_assign(
+                conversation_assign(
                     conversation=conversation, agent=agent, actor=request.user, override=override
                 )
                 done = _("Assigned to %(agent)s.") % {"agent": agent.get_full_name() or agent.get_username()}
             else:
-                actions.conversation_assign_to_queue(conversation=conversation, queue=queue, actor=request.user)
+                conversation_assign_to_queue(conversation=conversation, queue=queue, actor=request.user)
                 done = _("Moved to the queue %(queue)s.") % {"queue": queue}
         except ConversationError as refused:
             error = str(refused)
@@ -232,7 +240,7 @@ def transfer(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             if to_agent is None:
                 raise InvalidInput(_("Choose the agent to transfer to."))
-            actions.conversation_transfer_request(
+            conversation_transfer_request(
                 conversation=conversation, to_agent=to_agent, actor=request.user, seen_version=_seen_version(request)
             )
         except ConversationError as refused:
@@ -258,7 +266,7 @@ def force_close(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            actions.conversation_force_close(
+            conversation_force_close(
                 conversation=conversation, actor=request.user, seen_version=_seen_version(request)
             )
         except ConversationError as refused:

@@ -25,7 +25,7 @@ from channels.db import database_sync_to_async
 from django.utils.translation import gettext as _
 
 from . import delivery, groups
-from .actions import MAX_MESSAGE_LENGTH, Mark, Post
+from .actions.messages import MAX_MESSAGE_LENGTH, Mark, Post
 from .models import Conversation, Message, SenderRole
 from .sockets import Consumer
 

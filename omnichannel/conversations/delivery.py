@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections
 
-from . import actions
-from .actions import Mark, Post, Posted
+from .actions.messages import Mark, Post, Posted, messages_mark, messages_post
 
 logger = logging.getLogger(__name__)
 MAX_BATCH = 500
@@ -38,13 +37,13 @@ def _write(items: list[Post | Mark]) -> list[Posted | None]:
     posts = [item for item in items if isinstance(item, Post)]
     marks = [item for item in items if isinstance(item, Mark)]
     try:
-        posted = iter(actions.messages_post(posts=posts) if posts else ())
+        posted = iter(messages_post(posts=posts) if posts else ())
     except DatabaseError:
         connections.close_all()  # the next batch starts on a fresh connection
         raise
     if marks:
         try:
-            actions.messages_mark(marks=marks)
+            messages_mark(marks=marks)
         except DatabaseError:
             # Marks only report what a client saw, and the next mark carries them on; the
             # posts above are committed and must still be acknowledged.

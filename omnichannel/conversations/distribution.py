@@ -1,7 +1,7 @@
 """Push distribution (RT-2, RT-3, RT-5): offer Open conversations, best first, to eligible agents.
 
 Each queue's agents are read once per round into plain `routing.Candidate`s and the choice is
-made by `routing.choose_agent`; the offer itself goes through `actions.conversation_offer`,
+made by `routing.choose_agent`; the offer itself goes through `conversation_offer`,
 which re-checks capacity under the agent's lock, so a stale snapshot can lose a race but
 never over-assign. Several workers may run this at once.
 """
@@ -16,7 +16,8 @@ from datetime import datetime
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from . import actions, routing
+from . import routing
+from .actions.assignment import Offer, conversations_offer
 from .models import AgentConnection, AgentProfile, Conversation, ConversationEvent, Distribution
 from .selectors import allowed_presences_by_workstream, connection_fresh_since, holding_capacity
 from .states import Action, State
@@ -88,7 +89,7 @@ def distribute(*, queue_ids: list[int] | None = None, limit: int = 1000, batch: 
         candidates, profiles = _candidates(queue_id, now)
         if not candidates:
             continue
-        planned: list[actions.Offer] = []
+        planned: list[Offer] = []
         # Per workstream, the queue's candidates with that workstream's presence rule applied;
         # each choice then updates the chosen agent's load in every view.
         views: dict[int, dict[int, routing.Candidate]] = {}
@@ -118,7 +119,7 @@ def distribute(*, queue_ids: list[int] | None = None, limit: int = 1000, batch: 
             )
             if decision.agent_id is None:
                 continue
-            planned.append(actions.Offer(conversation, profiles[decision.agent_id].user, decision.as_detail()))
+            planned.append(Offer(conversation, profiles[decision.agent_id].user, decision.as_detail()))
             for each in views.values():
                 chosen = each[decision.agent_id]
                 each[decision.agent_id] = dataclasses.replace(
@@ -129,5 +130,5 @@ def distribute(*, queue_ids: list[int] | None = None, limit: int = 1000, batch: 
                 )
         # The batch re-checks everything under locks; what it skips is seen afresh next round.
         for start in range(0, len(planned), batch):
-            offers += len(actions.conversations_offer(offers=planned[start : start + batch]))
+            offers += len(conversations_offer(offers=planned[start : start + batch]))
     return offers

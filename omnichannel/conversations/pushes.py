@@ -121,7 +121,7 @@ def conversations_changed(changes: list[Change]) -> None:
     """Tell each conversation's page, its queue's agents, the agents involved and the
     supervisors about its transition: one message per group, listing every conversation
     of the batch that group cares about."""
-    by_group: dict[str, list[Change]] = defaultdict(list)
+    by_group: dict[str, dict[tuple[int, int], Change]] = defaultdict(dict)
     for c in changes:
         for name in (
             groups.conversation_group(c.conversation_id),
@@ -129,7 +129,8 @@ def conversations_changed(changes: list[Change]) -> None:
             groups.SUPERVISORS,
             *map(groups.agent_group, c.agent_ids),
         ):
-            by_group[name].append(c)
+            # One event announced to two queues (a transfer) reaches the other groups once.
+            by_group[name].setdefault((c.conversation_id, c.event_id), c)
     if any(c.state != "active" for c in changes):
         wake_distribution_on_commit()
     send_many_on_commit(
@@ -138,9 +139,9 @@ def conversations_changed(changes: list[Change]) -> None:
                 (name,),
                 {
                     "type": "conversation.changed",
-                    "conversation_ids": [c.conversation_id for c in batch],
-                    "event_ids": [c.event_id for c in batch],
-                    "states": [str(c.state) for c in batch],
+                    "conversation_ids": [c.conversation_id for c in batch.values()],
+                    "event_ids": [c.event_id for c in batch.values()],
+                    "states": [str(c.state) for c in batch.values()],
                 },
             )
             for name, batch in by_group.items()

@@ -30,6 +30,39 @@ def presence_allowed(*, presence_id: int, base: str, allowed: set[int]) -> bool:
     return presence_id in allowed if allowed else base != PresenceBase.OFFLINE
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What makes an agent eligible for a conversation of a queue, apart from capacity."""
+
+    is_agent: bool
+    member: bool  # of the conversation's queue
+    presence_allowed: bool  # by the conversation's workstream
+    connected: bool = True  # distribution asks; an agent acting in person is connected
+    name: str = ""  # for a refusal to name them
+    presence: str = ""
+
+
+class Refusal(TextChoices):
+    NOT_AGENT = "not_agent"
+    NOT_MEMBER = "not_member"
+    PRESENCE = "presence"
+    NOT_CONNECTED = "not_connected"
+
+
+def standing_refusal(standing: Standing, *, presence: bool = True) -> Refusal | None:
+    """RT-2: why this agent may not take the conversation, or None. A supervisor's override
+    (SUP-5) waives the presence rule (`presence=False`), never membership."""
+    if not standing.is_agent:
+        return Refusal.NOT_AGENT
+    if not standing.member:
+        return Refusal.NOT_MEMBER
+    if presence and not standing.presence_allowed:
+        return Refusal.PRESENCE
+    if not standing.connected:
+        return Refusal.NOT_CONNECTED
+    return None
+
+
 class AssignmentMethod(TextChoices):
     HIGHEST_CAPACITY = "highest_capacity", gettext_lazy("Highest free capacity")
     ROUND_ROBIN = "round_robin", gettext_lazy("Round robin")

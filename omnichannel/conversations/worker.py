@@ -18,20 +18,26 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from . import actions, agents, customers, groups, pushes
+from . import groups, pushes
+from .actions import live_chat, presence
+from .actions.assignment import conversation_offer_expire
+from .actions.ending import (
+    conversation_agent_reconnect_timeout,
+    conversation_customer_gone,
+    conversation_inactivity_timeout,
+    conversation_wrap_up_block_expire,
+)
+from .actions.transfers import conversation_transfer_expire
 from .distribution import distribute
 from .errors import ConversationError
 from .groups import DISTRIBUTION_WAKE
 from .models import (
-    AgentConnection,
     AgentProfile,
     Conversation,
-    CustomerConnection,
     PresenceBase,
     Queue,
     QueueDepthSample,
 )
-from .selectors import connection_fresh_since
 from .states import Channel, State
 
 logger = logging.getLogger(__name__)
@@ -56,34 +62,30 @@ def _due(rows: QuerySet[Conversation]) -> QuerySet[Conversation]:
 def expire_offers(now: datetime) -> int:
     """RT-3: offers nobody accepted in time go back to Open, to be offered to the next agent."""
     rows = Conversation.objects.filter(state=State.ACTIVE, accepted_at__isnull=True, offer_expires_at__lte=now)
-    return _apply(_due(rows), actions.conversation_offer_expire)
+    return _apply(_due(rows), conversation_offer_expire)
 
 
 def expire_transfers(now: datetime) -> int:
     """SUP-6: supervisors' transfers their agent did not answer in time lapse; the conversation stays."""
     rows = Conversation.objects.filter(transfer_agent__isnull=False, transfer_expires_at__lte=now)
-    return _apply(_due(rows), actions.conversation_transfer_expire)
+    return _apply(_due(rows), conversation_transfer_expire)
 
 
 def close_inactive_waiting(now: datetime) -> int:
     """ST-9, ST-24: Waiting past its inactivity timeout (or a persistent chat's period) closes."""
     rows = Conversation.objects.filter(state=State.WAITING, waiting_until__lte=now)
-    return _apply(_due(rows), actions.conversation_inactivity_timeout)
+    return _apply(_due(rows), conversation_inactivity_timeout)
 
 
 def release_wrap_up_blocks(now: datetime) -> int:
     """ST-20: a timed wrap-up block ran out; record it and let the agent's presence follow."""
     rows = Conversation.objects.filter(state=State.WRAP_UP, capacity_units__gt=0, capacity_release_at__lte=now)
-    return _apply(_due(rows), actions.conversation_wrap_up_block_expire)
+    return _apply(_due(rows), conversation_wrap_up_block_expire)
 
 
 def drop_stale_connections(now: datetime) -> int:
-    """Sockets of a process that died stop heartbeating; count them as closed when last heard."""
-    fresh_since = connection_fresh_since(now)
-    stale = list(AgentConnection.objects.filter(last_seen__lt=fresh_since)[:BATCH])
-    for connection in stale:
-        agents.agent_disconnect(channel_name=connection.channel_name, at=connection.last_seen, stale_before=fresh_since)
-    return len(stale)
+    """Agents' sockets of a process that died stop heartbeating; count them as closed when last heard."""
+    return presence.CONNECTIONS.sweep(now)
 
 
 def return_work_of_disconnected_agents(now: datetime) -> int:
@@ -102,25 +104,19 @@ def return_work_of_disconnected_agents(now: datetime) -> int:
         >= c.primary_agent.agent_profile.disconnected_at
         + timedelta(seconds=c.workstream.agent_reconnect_timeout_seconds)
     ]
-    return _apply(due, actions.conversation_agent_reconnect_timeout)
+    return _apply(due, conversation_agent_reconnect_timeout)
 
 
 def set_gone_agents_offline(now: datetime) -> int:
     """PR-2: Offline once the agent's last connection has been gone past the timeout."""
     limit = now - timedelta(seconds=settings.OMNICHANNEL["OFFLINE_AFTER_SECONDS"])
     profiles = AgentProfile.objects.filter(disconnected_at__lte=limit).exclude(presence__base=PresenceBase.OFFLINE)
-    return sum(agents.agent_go_offline(profile=p, now=now) for p in profiles[:BATCH])
+    return sum(presence.agent_go_offline(profile=p, now=now) for p in profiles[:BATCH])
 
 
 def drop_stale_customer_connections(now: datetime) -> int:
-    """Customer sockets of a process that died stop heartbeating; count them as closed when last heard."""
-    fresh_since = connection_fresh_since(now)
-    stale = list(CustomerConnection.objects.filter(last_seen__lt=fresh_since)[:BATCH])
-    for connection in stale:
-        customers.customer_disconnect(
-            channel_name=connection.channel_name, at=connection.last_seen, stale_before=fresh_since
-        )
-    return len(stale)
+    """Customers' sockets of a process that died likewise."""
+    return live_chat.CONNECTIONS.sweep(now)
 
 
 def apply_customer_departures(now: datetime) -> int:
@@ -139,7 +135,7 @@ def apply_customer_departures(now: datetime) -> int:
         for c in rows[:BATCH]
         if now >= c.customer_disconnected_at + timedelta(seconds=c.workstream.customer_reconnect_timeout_seconds)
     ]
-    return _apply(due, actions.conversation_customer_gone)
+    return _apply(due, conversation_customer_gone)
 
 
 QUEUE_DEPTH_KEPT = timedelta(days=1)

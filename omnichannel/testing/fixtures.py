@@ -126,13 +126,13 @@ def sms_workstream(make_workstream):
 
 @pytest.fixture
 def make_conversation():
-    from omnichannel.conversations import actions
+    from omnichannel.conversations.actions.assignment import conversation_create
     from omnichannel.conversations.models import Visitor
 
     def make(workstream, **fields):
         if not {"contact", "case", "visitor"} & fields.keys():
             fields["visitor"] = Visitor.objects.create()
-        return actions.conversation_create(workstream=workstream, **fields)
+        return conversation_create(workstream=workstream, **fields)
 
     return make
 
@@ -145,18 +145,18 @@ def open_chat(make_conversation, chat_workstream):
 @pytest.fixture
 def active_chat(open_chat, agent):
     """A live chat the agent picked: Active and accepted."""
-    from omnichannel.conversations import actions
+    from omnichannel.conversations.actions.assignment import conversation_pick
 
-    actions.conversation_pick(conversation=open_chat, agent=agent)
+    conversation_pick(conversation=open_chat, agent=agent)
     return open_chat
 
 
 @pytest.fixture
 def active_sms(make_conversation, sms_workstream, agent):
-    from omnichannel.conversations import actions
+    from omnichannel.conversations.actions.assignment import conversation_pick
 
     conversation = make_conversation(sms_workstream)
-    actions.conversation_pick(conversation=conversation, agent=agent)
+    conversation_pick(conversation=conversation, agent=agent)
     return conversation
 
 
@@ -182,10 +182,10 @@ def make_case(db):
 @pytest.fixture
 def contact_chat(make_conversation, chat_workstream, contact, agent):
     """A live chat with a known contact, picked by the agent: Active and accepted."""
-    from omnichannel.conversations import actions
+    from omnichannel.conversations.actions.assignment import conversation_pick
 
     conversation = make_conversation(chat_workstream, contact=contact)
-    actions.conversation_pick(conversation=conversation, agent=agent)
+    conversation_pick(conversation=conversation, agent=agent)
     return conversation
 
 
@@ -301,10 +301,10 @@ def log_in(page, username: str, password: str = "secret-pass-123") -> None:
 @pytest.fixture
 def connect():
     """Mark agents connected, as an open agent socket would (RT-2 offers only to connected agents)."""
-    from omnichannel.conversations import agents
+    from omnichannel.conversations.actions.presence import agent_connect
 
     def make(*users):
         for user in users:
-            agents.agent_connect(agent=user, channel_name=f"test-socket-{user.pk}")
+            agent_connect(agent=user, channel_name=f"test-socket-{user.pk}")
 
     return make

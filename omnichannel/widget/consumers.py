@@ -3,7 +3,8 @@ customer's chat token names (SEC-1), and the customer's presence in it (ST-2, ST
 
 from channels.db import database_sync_to_async
 
-from omnichannel.conversations import actions, customers
+from omnichannel.conversations.actions.ending import conversation_customer_end
+from omnichannel.conversations.actions.live_chat import customer_connect, customer_disconnect, customer_heartbeat
 from omnichannel.conversations.chat import ChatConsumer
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Conversation, SenderRole
@@ -28,7 +29,7 @@ class CustomerChatConsumer(ChatConsumer):
             return None
         if not hasattr(self, "conversation_id"):
             self.conversation_id = token.conversation_id
-            await database_sync_to_async(customers.customer_connect)(
+            await database_sync_to_async(customer_connect)(
                 conversation_id=self.conversation_id, channel_name=self.channel_name
             )
         return self.conversation_id
@@ -42,7 +43,7 @@ class CustomerChatConsumer(ChatConsumer):
     async def end(self, conversation_id: int) -> str:
         def end() -> str:
             try:
-                actions.conversation_customer_end(conversation=Conversation.objects.get(pk=conversation_id))
+                conversation_customer_end(conversation=Conversation.objects.get(pk=conversation_id))
             except ConversationError as refused:
                 return str(refused)
             return ""
@@ -51,11 +52,11 @@ class CustomerChatConsumer(ChatConsumer):
 
     async def alive(self) -> None:
         if hasattr(self, "conversation_id"):
-            await database_sync_to_async(customers.customer_heartbeat)(
+            await database_sync_to_async(customer_heartbeat)(
                 conversation_id=self.conversation_id, channel_name=self.channel_name
             )
 
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
         if hasattr(self, "conversation_id"):
-            await database_sync_to_async(customers.customer_disconnect)(channel_name=self.channel_name)
+            await database_sync_to_async(customer_disconnect)(channel_name=self.channel_name)

@@ -14,7 +14,7 @@ import jwt
 from django.core import signing
 from django.utils.translation import gettext as _
 
-from omnichannel.conversations.customers import Identity
+from omnichannel.conversations.actions.live_chat import Identity
 from omnichannel.conversations.errors import InvalidInput
 from omnichannel.conversations.models import Workstream
 

@@ -17,7 +17,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from omnichannel.conversations.customers import PreChatInvalid, customer_chat_start
+from omnichannel.conversations.actions.live_chat import PreChatInvalid, customer_chat_start
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Workstream
 from omnichannel.conversations.states import Channel

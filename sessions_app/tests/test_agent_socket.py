@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_offer
 from omnichannel.conversations.models import AgentConnection, AgentProfile
 from omnichannel.websockets import websocket_urlpatterns
 
@@ -40,7 +40,7 @@ def test_offer_reaches_the_agent_live(agent, open_chat):
         socket = agent_socket(agent)
         await socket.connect()
         assert "data-countdown" not in await socket.receive_from(timeout=5)  # the page as of connecting
-        await database_sync_to_async(actions.conversation_offer)(conversation=open_chat, agent=agent)
+        await database_sync_to_async(conversation_offer)(conversation=open_chat, agent=agent)
         html = await socket.receive_from(timeout=5)
         assert 'id="offers"' in html and open_chat.title in html
         assert "Accept" in html and "Reject" in html and "data-countdown" in html

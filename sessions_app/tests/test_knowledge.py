@@ -4,7 +4,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
 from omnichannel.conversations.models import Message, SenderRole
 
 HTMX = {"HX-Request": "true"}
@@ -96,7 +96,7 @@ def test_send_link_is_refused_for_drafts_other_agents_and_records(
     client.force_login(agent)
     assert "is not published" in send(client, active_chat, draft).content.decode()
     record = make_conversation(make_workstream("case"), case=make_case())
-    actions.conversation_pick(conversation=record, agent=agent)
+    conversation_pick(conversation=record, agent=agent)
     assert "only in chat and messaging" in send(client, record, article).content.decode()
     client.force_login(other_agent)
     assert send(client, active_chat, article).status_code == 404

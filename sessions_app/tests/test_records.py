@@ -6,7 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.cases import conversation_case_create, conversation_case_link
+from omnichannel.conversations.actions.messages import message_post
 from omnichannel.conversations.models import Case, CaseStatus, Message, PreChatQuestion, SenderRole
 from omnichannel.conversations.states import Channel, State
 
@@ -29,9 +31,9 @@ def test_active_conversation_shows_customer_account_case_and_summary(
     """SES-3, REC-1: the Active conversation page names the contact and account, the case,
     and summarises the customer's earlier conversations with their first words."""
     earlier = make_conversation(sms_workstream, contact=contact)
-    actions.message_post(conversation=earlier, sender_role=SenderRole.CUSTOMER, body="My parcel is late")
+    message_post(conversation=earlier, sender_role=SenderRole.CUSTOMER, body="My parcel is late")
     case = make_case("Parcel late", contact=contact)
-    actions.conversation_case_link(conversation=contact_chat, case=case, actor=agent)
+    conversation_case_link(conversation=contact_chat, case=case, actor=agent)
     client.force_login(agent)
     response = tab(client, "active_conversation", contact_chat.pk)
     html = response.content.decode()
@@ -63,7 +65,7 @@ def test_active_conversation_query_count_is_fixed(
     def add(count):
         for _ in range(count):
             c = make_conversation(sms_workstream, contact=contact, case=make_case(contact=contact))
-            actions.message_post(conversation=c, sender_role=SenderRole.CUSTOMER, body="Hello")
+            message_post(conversation=c, sender_role=SenderRole.CUSTOMER, body="Hello")
 
     add(1)
     few = queries_for(client, url)
@@ -105,7 +107,7 @@ def test_a_blank_case_title_is_refused_in_the_tab(client, agent, contact_chat):
 def test_refused_saves_answer_unprocessable_so_the_draft_is_kept(client, agent, contact_chat):
     """SES-4, REC-1: a refused case save answers htmx 422 (the tab still shows the refusal), so
     the workspace keeps the unsaved draft; only a 2xx answer means saved."""
-    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="First title")
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="First title")
     client.force_login(agent)
     refused = [
         (reverse("sessions_app:case_create", args=[contact_chat.pk]), {"title": "  "}, "Give the case a title."),
@@ -152,7 +154,7 @@ def test_linking_a_case_not_offered_is_refused_without_its_title(client, agent, 
 
 def test_case_tab_edits_title_and_status(client, agent, contact_chat):
     """REC-1: the case form saves title and status; a refused save keeps what was typed."""
-    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="First title")
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="First title")
     client.force_login(agent)
     html = tab(client, "case", case.pk).content.decode()
     assert f'data-draft="case:{case.pk}"' in html and 'value="First title"' in html
@@ -169,7 +171,7 @@ def test_case_tab_edits_title_and_status(client, agent, contact_chat):
 
 def test_case_tab_is_read_only_for_agents_not_working_it(client, other_agent, supervisor, contact_chat):
     """REC-1, SEC-1: a supervisor sees the form; a colleague is refused saving."""
-    case = actions.conversation_case_create(conversation=contact_chat, actor=contact_chat.primary_agent, title="X")
+    case = conversation_case_create(conversation=contact_chat, actor=contact_chat.primary_agent, title="X")
     client.force_login(supervisor)
     assert 'data-draft="case:' in tab(client, "case", case.pk).content.decode()
     client.force_login(other_agent)
@@ -184,7 +186,7 @@ def test_record_session_closes_after_the_case_is_resolved(client, agent, make_wo
     """ST-6: a record work item's tab offers Close session; it closes once its case is resolved."""
     case = make_case("Record to close")
     record = make_conversation(make_workstream(Channel.CASE), case=case)
-    actions.conversation_pick(conversation=record, agent=agent)
+    conversation_pick(conversation=record, agent=agent)
     client.force_login(agent)
     html = tab(client, "active_conversation", record.pk).content.decode()
     assert "Close session" in html and "Create case" not in html
@@ -222,7 +224,7 @@ EXPECTED_RECORD_QUERIES = {"contact": 7, "account": 7, "case": 6}
 def test_case_tab_routes_the_case_as_a_work_item(client, agent, contact_chat, make_workstream):
     """MSG-2, REC-1: the case tab sends the case to a queue once; then it shows the work item."""
     cases = make_workstream(Channel.CASE)
-    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Back office")
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Back office")
     client.force_login(agent)
     html = tab(client, "case", case.pk).content.decode()
     assert "Send to a queue as a work item" in html
@@ -243,10 +245,10 @@ def test_what_customers_typed_is_shown_escaped(client, agent, chat_workstream, m
 
     visitor = Visitor.objects.create()
     earlier = make_conversation(chat_workstream, visitor=visitor)
-    actions.message_post(conversation=earlier, sender_role=SenderRole.CUSTOMER, body="<img src=x onerror=alert(1)>")
+    message_post(conversation=earlier, sender_role=SenderRole.CUSTOMER, body="<img src=x onerror=alert(1)>")
     PreChatQuestion.objects.create(workstream=chat_workstream, key="order", label="Order number")
     current = make_conversation(chat_workstream, visitor=visitor, context={"prechat": {"order": "<script>x</script>"}})
-    actions.conversation_pick(conversation=current, agent=agent)
+    conversation_pick(conversation=current, agent=agent)
     client.force_login(agent)
     html = tab(client, "active_conversation", current.pk).content.decode()
     assert "<dt>Order number</dt><dd>&lt;script&gt;x&lt;/script&gt;</dd>" in html and "<script>x" not in html

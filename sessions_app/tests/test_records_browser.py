@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
 from omnichannel.conversations.models import Case, CaseStatus, Conversation, Message, SenderRole
 from omnichannel.conversations.states import Channel, State
 from omnichannel.testing.browser import accept_offer, agent_at_home, open_widget, start_chat, wait_until
@@ -79,7 +79,7 @@ def test_resolving_the_case_and_closing_the_session_closes_the_record(
     and the record work item is Closed; before the case was resolved closing was refused."""
     case = make_case("Tent pole broke", contact=contact, account=contact.account)
     record = make_conversation(make_workstream(Channel.CASE), case=case, contact=contact)
-    actions.conversation_pick(conversation=record, agent=agent)
+    conversation_pick(conversation=record, agent=agent)
     session_actions.session_open(agent=agent, conversation=record)
     page = agent_at_home(new_page, agent)
 

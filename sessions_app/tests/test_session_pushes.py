@@ -7,7 +7,9 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.messages import message_post
+from omnichannel.conversations.actions.transfers import conversation_transfer_to_queue
 from omnichannel.conversations.models import SenderRole
 from omnichannel.websockets import websocket_urlpatterns
 from sessions_app import actions as session_actions
@@ -35,7 +37,7 @@ def test_a_customer_message_pushes_the_unread_count_of_a_session_not_in_focus(ag
         await receive_until(socket, 'id="session-panel"')
         await database_sync_to_async(session_actions.session_open)(agent=agent, conversation=active_sms)
         await receive_until(socket, 'data-session="')
-        post = database_sync_to_async(actions.message_post)
+        post = database_sync_to_async(message_post)
         await post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="Anyone there?")
         html = await receive_until(socket, "data-unread")
         assert f"{active_chat.title}. 1 new updates in your conversation" in html
@@ -52,7 +54,7 @@ def test_a_change_before_the_socket_joined_reaches_the_page_on_connecting(agent,
     joined its groups (no push reached it): on connecting, the socket sends the session panel
     fresh, with the sentiment alert."""
     session_actions.session_open(agent=agent, conversation=active_chat)
-    actions.message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="This is awful and I hate it.")
+    message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="This is awful and I hate it.")
 
     async def scenario():
         socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
@@ -73,15 +75,15 @@ def test_a_conversation_transferred_away_pushes_nothing_of_it_to_the_old_agent(
     session without state, sentiment alert or unread count."""
     session_actions.session_open(agent=agent, conversation=active_sms)
     session_actions.session_focus(agent=agent, session=None)
-    actions.conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
+    conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
     other_queue.members.add(other_agent)
-    actions.conversation_pick(conversation=active_sms, agent=other_agent)
+    conversation_pick(conversation=active_sms, agent=other_agent)
 
     async def scenario():
         socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
         socket.scope["user"] = agent
         assert (await socket.connect())[0]
-        post = database_sync_to_async(actions.message_post)
+        post = database_sync_to_async(message_post)
         await post(conversation=active_sms, sender_role=SenderRole.CUSTOMER, body="This is awful and I hate it.")
         await session_focus_home(agent)
         html = await receive_until(socket, 'id="session-panel"')

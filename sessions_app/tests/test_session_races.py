@@ -39,12 +39,12 @@ def test_opening_one_conversation_from_several_tabs_at_once_gives_one_session(ag
 
 def test_switching_at_once_leaves_exactly_one_session_in_focus(agent, make_conversation, chat_workstream):
     """SES-1: concurrent switches never leave two sessions focused (or a refusal other than a clear one)."""
-    from omnichannel.conversations import actions
+    from omnichannel.conversations.actions.assignment import conversation_pick
 
     sessions = []
     for _ in range(3):  # the agent's capacity holds three chats
         conversation = make_conversation(chat_workstream)
-        actions.conversation_pick(conversation=conversation, agent=agent)
+        conversation_pick(conversation=conversation, agent=agent)
         sessions.append(session_actions.session_open(agent=agent, conversation=conversation))
     jobs = [lambda s=s: session_actions.session_focus(agent=agent, session=s) for s in sessions * 2]
     for result in run_together(jobs):

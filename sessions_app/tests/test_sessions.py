@@ -5,7 +5,11 @@ import json
 import pytest
 from django.urls import reverse
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_offer, conversation_pick
+from omnichannel.conversations.actions.cases import case_resolve
+from omnichannel.conversations.actions.ending import conversation_end
+from omnichannel.conversations.actions.messages import message_post
+from omnichannel.conversations.actions.transfers import conversation_transfer_to_queue
 from omnichannel.conversations.errors import ConversationError, InvalidInput, NotPermitted
 from omnichannel.conversations.models import Case, Contact, Message, SenderRole
 from omnichannel.conversations.states import Channel, State
@@ -17,13 +21,13 @@ HTMX = {"HX-Request": "true"}
 
 
 def customer_writes(conversation, body="Hello?"):
-    actions.message_post(conversation=conversation, sender_role=SenderRole.CUSTOMER, body=body)
+    message_post(conversation=conversation, sender_role=SenderRole.CUSTOMER, body=body)
 
 
 def test_accept_starts_a_session_with_active_conversation_and_knowledge_tabs(client, agent, open_chat):
     """SES-3: accepting starts the conversation's session, focused, with the Active conversation
     and Knowledge base search application tabs; the workspace shows it."""
-    actions.conversation_offer(conversation=open_chat, agent=agent)
+    conversation_offer(conversation=open_chat, agent=agent)
     client.force_login(agent)
     response = client.post(reverse("sessions_app:accept", args=[open_chat.pk]), headers=HTMX)
     assert response.headers["HX-Redirect"] == "/agent/"
@@ -50,7 +54,7 @@ def test_open_work_items_need_picking_and_others_conversations_stay_closed(agent
 def test_an_offer_opens_as_a_session_only_once_accepted(client, agent, open_chat):
     """RT-3, SEC-1: a conversation offered to the agent (Active, not accepted) does not open as a
     session by Open; Accept starts it."""
-    actions.conversation_offer(conversation=open_chat, agent=agent)
+    conversation_offer(conversation=open_chat, agent=agent)
     with pytest.raises(NotPermitted):
         session_actions.session_open(agent=agent, conversation=open_chat)
     client.force_login(agent)
@@ -122,7 +126,7 @@ def test_closing_a_session_moves_the_conversation_by_its_kind(request, agent, fi
         conversation.workstream.persistent_chat = True
         conversation.workstream.save()
     if end_first:
-        actions.conversation_end(conversation=conversation, agent=agent)
+        conversation_end(conversation=conversation, agent=agent)
     session = session_actions.session_open(agent=agent, conversation=conversation)
     session_actions.session_close(agent=agent, session=session)
     conversation.refresh_from_db()
@@ -135,12 +139,12 @@ def test_closing_a_record_session_with_an_active_case_is_refused(agent, make_wor
     before that the refusal says why and the session stays."""
     case = Case.objects.create(title="Broken tent pole")
     record = make_conversation(make_workstream(Channel.CASE), case=case)
-    actions.conversation_pick(conversation=record, agent=agent)
+    conversation_pick(conversation=record, agent=agent)
     session = session_actions.session_open(agent=agent, conversation=record)
     with pytest.raises(ConversationError, match="Active"):
         session_actions.session_close(agent=agent, session=session)
     assert AgentSession.objects.filter(pk=session.pk).exists()
-    actions.case_resolve(case=case, actor=agent)
+    case_resolve(case=case, actor=agent)
     session_actions.session_close(agent=agent, session=session)
     record.refresh_from_db()
     assert record.state == State.CLOSED
@@ -151,7 +155,7 @@ def test_case_and_contact_sessions_open_their_record_tab(agent, other_agent, mak
     showing its record; a colleague cannot open them."""
     case = Case.objects.create(title="Refund")
     contact = Contact.objects.create(first_name="Kenny", last_name="Smith")
-    actions.conversation_pick(conversation=make_conversation(sms_workstream, contact=contact, case=case), agent=agent)
+    conversation_pick(conversation=make_conversation(sms_workstream, contact=contact, case=case), agent=agent)
     for target in ({"case": case}, {"contact": contact}):
         with pytest.raises(NotPermitted):
             session_actions.session_open(agent=other_agent, **target)
@@ -260,11 +264,11 @@ def test_a_conversation_taken_from_the_agent_shows_nothing_in_their_session(
 ):
     """SEC-1, SES-5: after a transfer the agent's session stays until closed but shows neither
     transcript nor tabs; closing it moves nothing."""
-    actions.message_post(conversation=active_sms, sender_role=SenderRole.CUSTOMER, body="Secret order 42")
+    message_post(conversation=active_sms, sender_role=SenderRole.CUSTOMER, body="Secret order 42")
     session = session_actions.session_open(agent=agent, conversation=active_sms)
-    actions.conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
+    conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
     other_queue.members.add(other_agent)
-    actions.conversation_pick(conversation=active_sms, agent=other_agent)
+    conversation_pick(conversation=active_sms, agent=other_agent)
     client.force_login(agent)
     page = client.get(reverse("sessions_app:home")).content.decode()
     assert "This conversation is no longer yours" in page and "Secret order 42" not in page
@@ -280,9 +284,9 @@ def test_a_conversation_transferred_away_leaks_nothing_through_the_session_panel
     neither its state and sentiment in the header nor an alert or unread count on its icon."""
     session = session_actions.session_open(agent=agent, conversation=active_sms)
     session_actions.session_open(agent=agent, conversation=active_chat)
-    actions.conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
+    conversation_transfer_to_queue(conversation=active_sms, queue=other_queue, actor=agent)
     other_queue.members.add(other_agent)
-    actions.conversation_pick(conversation=active_sms, agent=other_agent)
+    conversation_pick(conversation=active_sms, agent=other_agent)
     customer_writes(active_sms, "This is terrible, awful, the worst service ever. I hate it.")
     item = next(item for item in workspace_sessions(agent) if item.pk == session.pk)
     assert (item.unread, item.unread_badge, item.alert, item.conversation) == (0, "", False, None)

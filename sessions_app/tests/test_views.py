@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_offer, conversation_pick
 from omnichannel.conversations.models import AgentProfile, PresenceBase
 from omnichannel.conversations.states import State
 
@@ -11,7 +11,7 @@ HTMX = {"HX-Request": "true"}
 
 def test_accept_opens_the_conversation(client, agent, open_chat):
     """RT-3, SES-3: Accept takes the agent to the workspace, where the conversation's session has the focus."""
-    actions.conversation_offer(conversation=open_chat, agent=agent)
+    conversation_offer(conversation=open_chat, agent=agent)
     client.force_login(agent)
     response = client.post(reverse("sessions_app:accept", args=[open_chat.pk]), headers=HTMX)
     assert response.headers["HX-Redirect"] == "/agent/"
@@ -21,7 +21,7 @@ def test_accept_opens_the_conversation(client, agent, open_chat):
 
 def test_reject_returns_it_to_the_queue(client, agent, open_chat):
     """RT-3: Reject gives the conversation back for the next agent."""
-    actions.conversation_offer(conversation=open_chat, agent=agent)
+    conversation_offer(conversation=open_chat, agent=agent)
     client.force_login(agent)
     client.post(reverse("sessions_app:reject", args=[open_chat.pk]), headers=HTMX)
     open_chat.refresh_from_db()
@@ -39,7 +39,7 @@ def test_pick_from_open_work_items(client, agent, open_chat):
 
 def test_losing_a_pick_race_is_explained(client, agent, other_agent, open_chat):
     """RT-6: the agent who picked second is told why, and nothing changed."""
-    actions.conversation_pick(conversation=open_chat, agent=other_agent)
+    conversation_pick(conversation=open_chat, agent=other_agent)
     client.force_login(agent)
     response = client.post(reverse("sessions_app:pick", args=[open_chat.pk]), follow=True)
     assert "Cannot pick it: the conversation is Active." in response.content.decode()
@@ -68,7 +68,7 @@ def test_agent_actions_need_post_and_an_agent(client, agent, administrator, open
 
 def test_accept_in_the_workspace_swaps_in_the_new_session(client, agent, open_chat):
     """SES-3: accepted in the workspace, the new session replaces the session pane without a reload."""
-    actions.conversation_offer(conversation=open_chat, agent=agent)
+    conversation_offer(conversation=open_chat, agent=agent)
     client.force_login(agent)
     headers = {**HTMX, "HX-Current-URL": "http://testserver/agent/"}
     response = client.post(reverse("sessions_app:accept", args=[open_chat.pk]), headers=headers)

@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
 from omnichannel.conversations.models import (
     AgentProfile,
     Case,
@@ -120,12 +121,12 @@ def test_dashboard_streams_menus_and_shift_click(new_page, agent, make_workstrea
     contact = Contact.objects.create(first_name="Kenny", last_name="Smith")
     case = Case.objects.create(title="Broken tent pole", contact=contact)
     mine = make_conversation(sms, contact=contact, case=case)
-    actions.conversation_pick(conversation=mine, agent=agent)
+    conversation_pick(conversation=mine, agent=agent)
     waiting = make_conversation(sms)
     closed = make_conversation(sms)
-    actions.conversation_pick(conversation=closed, agent=agent)
-    actions.conversation_end(conversation=closed, agent=agent)
-    actions.conversation_close_session(conversation=closed, agent=agent)
+    conversation_pick(conversation=closed, agent=agent)
+    conversation_end(conversation=closed, agent=agent)
+    conversation_close_session(conversation=closed, agent=agent)
     page = agent_at_home(new_page, agent)
     streams = {
         name: page.locator("section.card", has=page.get_by_role("heading", name=name))
@@ -180,10 +181,10 @@ def test_switching_sessions_keeps_an_unsaved_case_title_also_after_reload(
     reload; nothing was saved."""
     case = Case.objects.create(title="Tent pole")
     # The agent works a chat about the case, so the case is theirs to edit.
-    actions.conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
+    conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
     session_actions.session_open(agent=agent, case=case)
     other = make_conversation(chat_workstream)
-    actions.conversation_pick(conversation=other, agent=agent)
+    conversation_pick(conversation=other, agent=agent)
     session_actions.session_open(agent=agent, conversation=other)
     page = agent_at_home(new_page, agent)
     session_item(page, "Tent pole").locator(".session__switch").click()
@@ -224,10 +225,10 @@ def test_a_draft_still_on_its_way_survives_switching_back(new_page, agent, make_
     before the server has stored it: the session's drafts from the server never replace values
     still on their way; once the save lands the server has it too."""
     case = Case.objects.create(title="Tent pole")
-    actions.conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
+    conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
     session_actions.session_open(agent=agent, case=case)
     other = make_conversation(chat_workstream)
-    actions.conversation_pick(conversation=other, agent=agent)
+    conversation_pick(conversation=other, agent=agent)
     session_actions.session_open(agent=agent, conversation=other)
     page = agent_at_home(new_page, agent)
     held = []
@@ -258,10 +259,10 @@ def test_a_refused_save_shows_why_and_keeps_the_draft(new_page, agent, make_conv
     """SES-4, REC-1: a case save the server refuses shows its reason in the tab, and what was
     typed stays a draft: it is still there after switching away and back."""
     case = Case.objects.create(title="Tent pole")
-    actions.conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
+    conversation_pick(conversation=make_conversation(chat_workstream, case=case), agent=agent)
     session_actions.session_open(agent=agent, case=case)
     other = make_conversation(chat_workstream)
-    actions.conversation_pick(conversation=other, agent=agent)
+    conversation_pick(conversation=other, agent=agent)
     session_actions.session_open(agent=agent, conversation=other)
     page = agent_at_home(new_page, agent)
     session_item(page, "Tent pole").locator(".session__switch").click()
@@ -322,7 +323,7 @@ def test_keyboard_reaches_a_sessions_close_button_expanded_and_collapsed(
     focus, with the session panel expanded and collapsed alike; Enter asks, Enter confirms."""
     conversations = [make_conversation(sms_workstream) for _ in range(2)]
     for conversation in conversations:
-        actions.conversation_pick(conversation=conversation, agent=agent)
+        conversation_pick(conversation=conversation, agent=agent)
         session_actions.session_open(agent=agent, conversation=conversation)
     page = agent_at_home(new_page, agent)
     dialog = page.locator("#confirm-dialog")
@@ -362,7 +363,7 @@ def test_titles_icons_sentiment_alert_and_unread_count(
     # The agent also works an SMS from Kenny, so his record is theirs to see.
     # (Pick mode: the server's worker must not offer it meanwhile.)
     sms = make_conversation(make_workstream("sms", distribution="pick"), contact=contact)
-    actions.conversation_pick(conversation=sms, agent=agent)
+    conversation_pick(conversation=sms, agent=agent)
     angry_title, chatty_title = f"Visitor {angry.visitor_id}", f"Visitor {chatty.visitor_id}"
     # A contact session (Shift+click would start it; opened here and loaded, being made in this process).
     session_actions.session_open(agent=agent, contact=contact)
@@ -406,7 +407,7 @@ def test_each_session_keeps_its_own_application_tabs(new_page, agent, make_conve
     case = Case.objects.create(title="Refund")
     first, second = make_conversation(chat_workstream, case=case), make_conversation(chat_workstream)
     for conversation in (first, second):
-        actions.conversation_pick(conversation=conversation, agent=agent)
+        conversation_pick(conversation=conversation, agent=agent)
     one = session_actions.session_open(agent=agent, conversation=first)
     session_actions.session_tab_open(agent=agent, session=one, tab=f"case:{case.pk}")
     session_actions.session_open(agent=agent, conversation=second)
@@ -451,7 +452,7 @@ def test_keyboard_shortcuts_and_labelled_controls(new_page, agent, chat_workstre
     the incoming conversation; Alt+Shift+C puts the cursor in the reply box; "?" opens a help
     overlay listing the shortcuts; every control on the workspace has a name."""
     earlier = make_conversation(chat_workstream)
-    actions.conversation_pick(conversation=earlier, agent=agent)
+    conversation_pick(conversation=earlier, agent=agent)
     session_actions.session_open(agent=agent, conversation=earlier)
     session_actions.session_focus(agent=agent, session=None)
     agent_page = agent_at_home(new_page, agent)

@@ -6,7 +6,8 @@ from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.messages import message_post
 from omnichannel.conversations.models import AgentProfile, SenderRole
 from sessions_app import actions as session_actions
 from sessions_app.consumers import AgentConsumer
@@ -26,8 +27,8 @@ def open_sessions(agent, chat_workstream, make_conversation):
         sessions = []
         for _ in range(n):
             conversation = make_conversation(chat_workstream)
-            actions.conversation_pick(conversation=conversation, agent=agent)
-            actions.message_post(conversation=conversation, sender_role=SenderRole.CUSTOMER, body="Hi")
+            conversation_pick(conversation=conversation, agent=agent)
+            message_post(conversation=conversation, sender_role=SenderRole.CUSTOMER, body="Hi")
             sessions.append(session_actions.session_open(agent=agent, conversation=conversation))
         return sessions
 
@@ -86,7 +87,7 @@ def test_workspace_page_and_partials_cost_the_same_for_1_and_10_sessions(client,
 def test_session_panel_partial_is_the_one_the_socket_pushes(agent, open_sessions):
     """SES-8: the page and the push render one partial: the session panel with its badges."""
     first, _second = open_sessions(2)
-    actions.message_post(conversation=first.conversation, sender_role=SenderRole.CUSTOMER, body="Still there?")
+    message_post(conversation=first.conversation, sender_role=SenderRole.CUSTOMER, body="Still there?")
     sessions = workspace_sessions(agent)
     html = render_to_string(
         "sessions_app/workspace.html#session-panel", {"sessions": sessions, "current": focused(sessions)}

@@ -7,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
 from omnichannel.conversations.models import Conversation, QueueDepthSample, SentimentLevel
 from omnichannel.conversations.states import Channel, State
 from supervision.selectors import PAGE_SIZE, clock
@@ -25,17 +26,17 @@ def every_state(make_workstream, make_conversation, agent):
     sms = make_workstream(Channel.SMS)
     opened = make_conversation(sms)
     active = make_conversation(sms)
-    actions.conversation_pick(conversation=active, agent=agent)
+    conversation_pick(conversation=active, agent=agent)
     wrap_up = make_conversation(sms)
-    actions.conversation_pick(conversation=wrap_up, agent=agent)
-    actions.conversation_end(conversation=wrap_up, agent=agent)
+    conversation_pick(conversation=wrap_up, agent=agent)
+    conversation_end(conversation=wrap_up, agent=agent)
     waiting = make_conversation(sms)
-    actions.conversation_pick(conversation=waiting, agent=agent)
-    actions.conversation_close_session(conversation=waiting, agent=agent)
+    conversation_pick(conversation=waiting, agent=agent)
+    conversation_close_session(conversation=waiting, agent=agent)
     closed = make_conversation(sms)
-    actions.conversation_pick(conversation=closed, agent=agent)
-    actions.conversation_end(conversation=closed, agent=agent)
-    actions.conversation_close_session(conversation=closed, agent=agent)
+    conversation_pick(conversation=closed, agent=agent)
+    conversation_end(conversation=closed, agent=agent)
+    conversation_close_session(conversation=closed, agent=agent)
     return {
         State.OPEN: opened,
         State.ACTIVE: active,
@@ -108,9 +109,9 @@ def test_filters_by_queue_agent_and_sentiment(
     """SUP-1: filter by queue, agent and sentiment; filters combine."""
     chat = make_workstream(Channel.LIVE_CHAT)
     mine = make_conversation(chat)
-    actions.conversation_pick(conversation=mine, agent=agent)
+    conversation_pick(conversation=mine, agent=agent)
     theirs = make_conversation(chat)
-    actions.conversation_pick(conversation=theirs, agent=other_agent)
+    conversation_pick(conversation=theirs, agent=other_agent)
     elsewhere = make_conversation(chat, queue=other_queue)
     Conversation.objects.filter(pk=theirs.pk).update(sentiment_level=SentimentLevel.NEGATIVE)
     client.force_login(supervisor)
@@ -250,7 +251,7 @@ def test_dashboard_shows_only_the_actions_each_workstream_enables(
     enables them (and its state allows them); switched off, they are hidden."""
     waiting_for_agent = make_conversation(sms_workstream)
     handled = make_conversation(sms_workstream)
-    actions.conversation_pick(conversation=handled, agent=agent)
+    conversation_pick(conversation=handled, agent=agent)
     client.force_login(supervisor)
 
     def buttons(conversation) -> set[str]:

@@ -17,7 +17,10 @@ from django.db import connection
 from django.test import Client
 from websockets.asyncio.client import connect
 
-from omnichannel.conversations import actions, agents, groups
+from omnichannel.conversations import groups
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.messages import message_post
+from omnichannel.conversations.actions.presence import agent_presence_set
 from omnichannel.conversations.models import PresenceBase, SenderRole
 from omnichannel.testing.servers import daphne_server, database_url
 from omnichannel.websockets import websocket_urlpatterns
@@ -64,7 +67,7 @@ def test_new_conversation_and_state_change_arrive_live(supervisor, agent, chat_w
         assert html.count('id="kpis"') == 1 and 'id="queue-depth"' in html and 'id="ongoing-rows"' in html
         assert f'<tr id="conversation-{conversation.pk}" data-state="open">' in html
         assert 'data-kpi="waiting">1<' in html
-        await database_sync_to_async(actions.conversation_pick)(conversation=conversation, agent=agent)
+        await database_sync_to_async(conversation_pick)(conversation=conversation, agent=agent)
         html = await socket.receive_from(timeout=5)
         assert f'<tr id="conversation-{conversation.pk}" data-state="active">' in html and "Anna Jensen" in html
         assert 'data-kpi="waiting">0<' in html
@@ -81,7 +84,7 @@ def test_pushes_follow_the_pages_filters(supervisor, agent, chat_workstream, mak
         conversation = await database_sync_to_async(make_conversation)(chat_workstream)
         socket, opening = await open_dashboard(supervisor, "state=open")
         assert f'id="conversation-{conversation.pk}"' in opening
-        await database_sync_to_async(actions.conversation_pick)(conversation=conversation, agent=agent)
+        await database_sync_to_async(conversation_pick)(conversation=conversation, agent=agent)
         html = await socket.receive_from(timeout=5)
         assert f'id="conversation-{conversation.pk}"' not in html and "No ongoing conversations match." in html
         await socket.disconnect()
@@ -94,12 +97,12 @@ def test_sentiment_and_presence_changes_arrive_live(supervisor, active_chat, age
 
     async def scenario():
         socket, _ = await open_dashboard(supervisor)
-        await database_sync_to_async(actions.message_post)(
+        await database_sync_to_async(message_post)(
             conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="This is terrible, awful, horrible service!"
         )
         html = await receive_until(socket, "sentiment--")
         assert "Very negative" in html or "Negative" in html
-        await database_sync_to_async(agents.agent_presence_set)(agent=agent, presence=presences[PresenceBase.AWAY])
+        await database_sync_to_async(agent_presence_set)(agent=agent, presence=presences[PresenceBase.AWAY])
         await receive_until(socket, 'data-presence-count="away">1<')
         await socket.disconnect()
 

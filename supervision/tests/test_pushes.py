@@ -2,7 +2,7 @@
 
 import json
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.messages import message_post
 from omnichannel.conversations.models import SenderRole
 
 
@@ -15,7 +15,7 @@ def test_sentiment_moves_are_announced_to_supervisors_after_commit(
     sent = []
     monkeypatch.setattr("omnichannel.conversations.pushes._send", sent.extend)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        actions.message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="This is awful, terrible!")
+        message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="This is awful, terrible!")
         assert sent == []
     for callback in callbacks:
         callback()
@@ -24,7 +24,7 @@ def test_sentiment_moves_are_announced_to_supervisors_after_commit(
     assert json.loads(json.dumps(payload)) == payload
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        actions.message_post(
+        message_post(
             conversation=active_chat, sender_role=SenderRole.AGENT, body="Sorry!", sender=active_chat.primary_agent
         )
     assert not [p for _, p in sent if p["type"] == "conversation.sentiment"]

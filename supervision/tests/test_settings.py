@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
 from omnichannel.conversations.tests.test_admin import workstream_form
 
 
@@ -13,7 +13,7 @@ def test_administrator_switches_transfer_off_and_the_dashboard_hides_it(
     Supervision settings; the dashboard then offers Monitor and Force close on its Active
     conversation, no longer Transfer."""
     conversation = make_conversation(sms_workstream)
-    actions.conversation_pick(conversation=conversation, agent=agent)
+    conversation_pick(conversation=conversation, agent=agent)
     client.force_login(supervisor)
     row = f'id="conversation-{conversation.pk}"'
 

@@ -9,7 +9,12 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.supervision import (
+    conversation_force_close,
+    conversation_monitor,
+    conversation_supervisor_join,
+)
 from omnichannel.conversations.models import Conversation
 from omnichannel.conversations.roles import SUPERVISOR
 from omnichannel.conversations.states import Channel
@@ -51,7 +56,7 @@ def test_supervisor_reads_live_and_writes_to_both_after_joining(active_chat, sup
     """SUP-3, SUP-4: the monitoring supervisor's socket receives the agent's replies live;
     writing before joining is refused; after joining the message reaches the agent's panel."""
 
-    actions.conversation_monitor(conversation=active_chat, actor=supervisor)
+    conversation_monitor(conversation=active_chat, actor=supervisor)
 
     async def scenario():
         watcher = socket("/ws/supervisor/chat/", supervisor)
@@ -71,7 +76,7 @@ def test_supervisor_reads_live_and_writes_to_both_after_joining(active_chat, sup
         refused = await receive(watcher, "error", key="s1")
         assert refused["error"] == "Join the chat before writing in it."
 
-        await database_sync_to_async(actions.conversation_supervisor_join)(conversation=active_chat, actor=supervisor)
+        await database_sync_to_async(conversation_supervisor_join)(conversation=active_chat, actor=supervisor)
         notice = await receive(panel, "message", role="system")
         assert "(supervisor) joined the chat" in notice["html"]
         await send(watcher, {"type": "message", "conversation": active_chat.pk, "key": "s2", "body": "Supervisor here"})
@@ -106,7 +111,7 @@ def test_supervisor_socket_opens_only_what_the_supervisor_monitors(
     has not monitored yet (unrecorded watching); after Monitor it opens, and it keeps following the
     conversation when the supervisor force closes it."""
     case = make_conversation(make_workstream(Channel.CASE))
-    actions.conversation_pick(conversation=case, agent=agent)
+    conversation_pick(conversation=case, agent=agent)
 
     async def subscribe(ws, conversation) -> dict:
         await send(ws, {"type": "subscribe", "conversation": conversation.pk, "after": 0})
@@ -117,10 +122,10 @@ def test_supervisor_socket_opens_only_what_the_supervisor_monitors(
         assert (await ws.connect())[0]
         for conversation in (open_chat, case, active_chat):
             assert (await subscribe(ws, conversation))["error"] == "You cannot open that conversation."
-        await database_sync_to_async(actions.conversation_monitor)(conversation=active_chat, actor=supervisor)
+        await database_sync_to_async(conversation_monitor)(conversation=active_chat, actor=supervisor)
         await send(ws, {"type": "subscribe", "conversation": active_chat.pk, "after": 0})
         await receive(ws, "subscribed")
-        await database_sync_to_async(actions.conversation_force_close)(conversation=active_chat, actor=supervisor)
+        await database_sync_to_async(conversation_force_close)(conversation=active_chat, actor=supervisor)
         await receive(ws, "state", state="closed")
         await ws.disconnect()
 
@@ -130,7 +135,7 @@ def test_supervisor_socket_opens_only_what_the_supervisor_monitors(
 def test_a_supervisor_typing_reaches_the_customer_only_after_joining(active_chat, supervisor):
     """SUP-4: a monitoring supervisor who has not joined is invisible: their typing frames reach
     nobody; once joined, the customer sees someone typing as for the agent."""
-    actions.conversation_monitor(conversation=active_chat, actor=supervisor)
+    conversation_monitor(conversation=active_chat, actor=supervisor)
     token = chat_token(conversation_id=active_chat.pk, visitor_id=active_chat.visitor_id)
 
     async def scenario():
@@ -148,7 +153,7 @@ def test_a_supervisor_typing_reaches_the_customer_only_after_joining(active_chat
         await receive(watcher, "pong")
         assert await customer.receive_nothing(timeout=0.5)
 
-        await database_sync_to_async(actions.conversation_supervisor_join)(conversation=active_chat, actor=supervisor)
+        await database_sync_to_async(conversation_supervisor_join)(conversation=active_chat, actor=supervisor)
         await receive(customer, "message", role="system")
         await send(watcher, {"type": "typing", "conversation": active_chat.pk})
         await receive(customer, "typing", conversation=active_chat.pk)

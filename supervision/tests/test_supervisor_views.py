@@ -4,7 +4,11 @@ not reach (SEC-1)."""
 import pytest
 from django.urls import reverse
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.ending import conversation_end
+from omnichannel.conversations.actions.messages import message_post
+from omnichannel.conversations.actions.supervision import conversation_assign
+from omnichannel.conversations.actions.transfers import conversation_transfer_request
 from omnichannel.conversations.models import Conversation, ConversationEvent
 from omnichannel.conversations.states import Channel, State
 
@@ -36,8 +40,8 @@ def test_agents_get_403_on_every_supervisor_page(client, agent, active_chat):
 def test_monitor_opens_the_page_with_transcript_and_trend(as_supervisor, supervisor, active_chat):
     """SUP-3: Monitor records the event and opens the page: live transcript with agent replies,
     customer sentiment trend, and the actions the workstream enables."""
-    actions.message_post(conversation=active_chat, sender_role="customer", body="This is terrible and slow")
-    actions.message_post(conversation=active_chat, sender_role="agent", sender=active_chat.primary_agent, body="Sorry!")
+    message_post(conversation=active_chat, sender_role="customer", body="This is terrible and slow")
+    message_post(conversation=active_chat, sender_role="agent", sender=active_chat.primary_agent, body="Sorry!")
     response = as_supervisor.post(url("monitor", active_chat))
     assert response.status_code == 302 and response.url == url("conversation", active_chat)
     assert ConversationEvent.objects.get(action="monitor").actor == supervisor
@@ -54,7 +58,7 @@ def test_monitor_refused_for_own_and_open(as_supervisor, supervisor, open_chat):
     the supervisor's workspace instead of the monitor page."""
     response = as_supervisor.post(url("monitor", open_chat), follow=True)
     assert "Cannot monitor it: the conversation is Open." in response.content.decode()
-    actions.conversation_pick(conversation=open_chat, agent=supervisor)
+    conversation_pick(conversation=open_chat, agent=supervisor)
     response = as_supervisor.get(url("conversation", open_chat))
     assert response.url == reverse("conversations:detail", args=[open_chat.pk])
 
@@ -65,7 +69,7 @@ def test_first_visit_of_the_page_is_a_monitor_refused_where_monitor_is(
     """SUP-3: opening the page by its address records a Monitor the first time only, and is
     refused as Monitor is: Open work, records, a workstream without Monitor; nothing recorded."""
     case = make_conversation(make_workstream(Channel.CASE))
-    actions.conversation_pick(conversation=case, agent=agent)
+    conversation_pick(conversation=case, agent=agent)
     for conversation, reason in (
         (open_chat, "Cannot monitor it: the conversation is Open."),
         (case, "Not possible for Record conversations."),
@@ -77,7 +81,7 @@ def test_first_visit_of_the_page_is_a_monitor_refused_where_monitor_is(
         assert response.headers["HX-Redirect"] == reverse("supervision:home")
     assert not ConversationEvent.objects.filter(action="monitor").exists()
 
-    actions.conversation_pick(conversation=open_chat, agent=agent)
+    conversation_pick(conversation=open_chat, agent=agent)
     assert as_supervisor.get(url("conversation", open_chat)).status_code == 200
     assert as_supervisor.get(url("conversation", open_chat)).status_code == 200
     assert ConversationEvent.objects.filter(action="monitor", actor=supervisor).count() == 1
@@ -146,7 +150,7 @@ def test_assign_dialog_lists_eligible_agents_and_override_shows_units_over(
     free = make_agent(first_name="Free")
     away = make_agent(first_name="Away", presence="away")
     full = make_agent(first_name="Full", capacity=15)
-    actions.conversation_assign(conversation=make_conversation(chat_workstream), agent=full, actor=supervisor)
+    conversation_assign(conversation=make_conversation(chat_workstream), agent=full, actor=supervisor)
     conversation = make_conversation(chat_workstream)
 
     dialog = as_supervisor.get(url("assign", conversation), HTTP_HX_REQUEST="true").content.decode()
@@ -217,7 +221,7 @@ def test_force_close_confirms_then_closes(as_supervisor, active_chat):
 def test_rejected_transfer_outcome_shows_on_the_supervisors_page(as_supervisor, supervisor, active_chat, other_agent):
     """SUP-6: when the second agent rejects, the conversation stays with its agent and the
     supervisor's page says the transfer was rejected, and by whom."""
-    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
     as_supervisor.force_login(other_agent)
     as_supervisor.post(reverse("sessions_app:transfer_reject", args=[active_chat.pk]))
     as_supervisor.force_login(supervisor)
@@ -232,8 +236,8 @@ def test_a_transfer_cancelled_by_another_move_shows_on_the_supervisors_page(
     """SUP-6: when the first agent ends the chat before the second answers, the supervisor's page
     says the transfer was cancelled, and by what."""
     as_supervisor.post(url("monitor", active_chat))
-    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
-    actions.conversation_end(conversation=active_chat, agent=active_chat.primary_agent)
+    conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    conversation_end(conversation=active_chat, agent=active_chat.primary_agent)
     page = as_supervisor.get(url("conversation", active_chat)).content.decode()
     assert "Transfer cancelled: ended by the agent" in page
 

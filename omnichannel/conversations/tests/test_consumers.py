@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from omnichannel.asgi import application
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
 from omnichannel.websockets import websocket_urlpatterns
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +27,7 @@ def test_transition_reaches_an_open_page_after_commit(open_chat, agent):
         communicator = connect(agent, open_chat.pk)
         connected, _ = await communicator.connect()
         assert connected
-        await database_sync_to_async(actions.conversation_pick)(conversation=open_chat, agent=agent)
+        await database_sync_to_async(conversation_pick)(conversation=open_chat, agent=agent)
         html = await communicator.receive_from(timeout=5)
         assert html.lstrip().startswith('<section id="conversation-live"')
         assert "Picked from Open work items" in html and "badge-active" in html

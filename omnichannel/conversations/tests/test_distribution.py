@@ -1,6 +1,13 @@
 """Push distribution against the database (RT-1, RT-2, RT-3, RT-5, ST-20)."""
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import (
+    conversation_accept,
+    conversation_create,
+    conversation_pick,
+    conversation_reject,
+)
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
+from omnichannel.conversations.actions.messages import message_post
 from omnichannel.conversations.distribution import distribute
 from omnichannel.conversations.models import (
     Conversation,
@@ -22,12 +29,12 @@ def test_routing_rules_choose_the_queue_and_the_rest_go_to_the_default(make_work
     RoutingCondition.objects.create(rule=danish_vip, field=ConditionField.LANGUAGE, value="da")
     RoutingCondition.objects.create(rule=danish_vip, field=ConditionField.CUSTOMER, key="tier", value="gold")
 
-    to_billing = actions.conversation_create(workstream=workstream, context={"prechat": {"topic": "Billing"}})
+    to_billing = conversation_create(workstream=workstream, context={"prechat": {"topic": "Billing"}})
     assert (to_billing.queue, to_billing.priority) == (other_queue, 5)
     assert to_billing.events.get().detail["routed"] == "routing rule “Billing”"
-    vip = actions.conversation_create(workstream=workstream, context={"language": "da", "customer": {"tier": "gold"}})
+    vip = conversation_create(workstream=workstream, context={"language": "da", "customer": {"tier": "gold"}})
     assert vip.queue == other_queue
-    plain = actions.conversation_create(workstream=workstream, context={"language": "da"})
+    plain = conversation_create(workstream=workstream, context={"language": "da"})
     assert plain.queue == queue
     assert plain.events.get().detail["routed"] == "default queue (no routing rule matched)"
 
@@ -65,8 +72,8 @@ def test_full_agents_leave_work_queued_in_order_until_capacity_frees(
     third.refresh_from_db()
     assert third.primary_agent == agent  # priority first
     assert distribute() == 0  # full: the others wait
-    actions.conversation_accept(conversation=third, agent=agent)
-    actions.conversation_end(conversation=third, agent=agent)  # wrap-up does not block: capacity frees
+    conversation_accept(conversation=third, agent=agent)
+    conversation_end(conversation=third, agent=agent)  # wrap-up does not block: capacity frees
     assert distribute() == 1
     first.refresh_from_db(), second.refresh_from_db()
     assert (first.state, second.state) == (State.ACTIVE, State.OPEN)  # then by age
@@ -80,7 +87,7 @@ def test_rejected_offer_goes_to_the_next_agent(make_workstream, make_conversatio
     distribute()
     conversation.refresh_from_db()
     assert conversation.primary_agent == first
-    actions.conversation_reject(conversation=conversation, agent=first)
+    conversation_reject(conversation=conversation, agent=first)
     distribute()
     conversation.refresh_from_db()
     assert conversation.primary_agent == second
@@ -102,7 +109,7 @@ def test_pick_mode_workstreams_are_never_pushed(make_workstream, make_conversati
     connect(agent)
     conversation = make_conversation(make_workstream(Channel.SMS, distribution=Distribution.PICK))
     assert distribute() == 0
-    actions.conversation_pick(conversation=conversation, agent=agent)
+    conversation_pick(conversation=conversation, agent=agent)
     conversation.refresh_from_db()
     assert conversation.primary_agent == agent
 
@@ -113,9 +120,9 @@ def test_returning_customer_goes_to_the_last_agent_first(make_workstream, make_c
     connect(busy_one, free_one)
     workstream = make_workstream(Channel.SMS, assignment_method=AssignmentMethod.HIGHEST_CAPACITY)
     conversation = make_conversation(workstream)
-    actions.conversation_pick(conversation=conversation, agent=busy_one)
-    actions.conversation_close_session(conversation=conversation, agent=busy_one)
-    actions.message_post(conversation=conversation, sender_role="customer", body="Back again")
+    conversation_pick(conversation=conversation, agent=busy_one)
+    conversation_close_session(conversation=conversation, agent=busy_one)
+    message_post(conversation=conversation, sender_role="customer", body="Back again")
     distribute()
     conversation.refresh_from_db()
     assert conversation.primary_agent == busy_one

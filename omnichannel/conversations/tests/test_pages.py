@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.ending import conversation_customer_end
 from omnichannel.conversations.roles import ADMINISTRATOR, AGENT, SUPERVISOR
 
 
@@ -67,7 +67,7 @@ def test_supervisor_home_lists_ongoing_conversations(client, supervisor, active_
     """SUP-1 groundwork: every conversation not Closed."""
     waiting = make_conversation(active_chat.workstream)
     closed = make_conversation(active_chat.workstream)
-    actions.conversation_customer_end(conversation=closed)
+    conversation_customer_end(conversation=closed)
     client.force_login(supervisor)
     page = client.get("/supervisor/").content.decode()
     assert page.count('href="/conversations/') == 2

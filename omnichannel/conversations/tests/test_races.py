@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_accept, conversation_offer, conversation_pick
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_customer_disconnect
 from omnichannel.conversations.distribution import distribute
 from omnichannel.conversations.errors import CapacityExceeded, ConcurrentChange, ConversationError, NotPermitted
 from omnichannel.conversations.models import AgentProfile, Conversation, ConversationEvent
@@ -61,7 +62,7 @@ def test_fifty_agents_picking_among_two_hundred_conversations(make_agent, make_w
         outcomes = Counter()
         for pk in order:
             try:
-                actions.conversation_pick(conversation=Conversation.objects.get(pk=pk), agent=agent)
+                conversation_pick(conversation=Conversation.objects.get(pk=pk), agent=agent)
                 outcomes["won"] += 1
             except EXPECTED_LOSSES as refused:
                 assert str(refused)  # a message the agent can read
@@ -83,17 +84,17 @@ def test_accept_racing_the_customers_disconnect(make_agent, make_workstream, mak
     workstream = make_workstream(Channel.LIVE_CHAT)
     for _ in range(15):
         conversation = make_conversation(workstream)
-        actions.conversation_offer(conversation=conversation, agent=agent)
+        conversation_offer(conversation=conversation, agent=agent)
 
         def accept(pk=conversation.pk):
             try:
-                actions.conversation_accept(conversation=Conversation.objects.get(pk=pk), agent=agent)
+                conversation_accept(conversation=Conversation.objects.get(pk=pk), agent=agent)
                 return "accepted"
             except ConversationError as refused:
                 return str(refused)
 
         def leave(pk=conversation.pk):
-            actions.conversation_customer_disconnect(conversation=Conversation.objects.get(pk=pk))
+            conversation_customer_disconnect(conversation=Conversation.objects.get(pk=pk))
             return "left"
 
         accepted, _ = run_together([accept, leave])
@@ -119,7 +120,7 @@ def test_push_racing_a_pick(make_agent, make_workstream, make_conversation, conn
     def pick_all(agent):
         for pk in ids:
             try:
-                actions.conversation_pick(conversation=Conversation.objects.get(pk=pk), agent=agent)
+                conversation_pick(conversation=Conversation.objects.get(pk=pk), agent=agent)
             except (*EXPECTED_LOSSES, NotPermitted):
                 pass
 
@@ -138,18 +139,18 @@ def test_agents_filling_and_freeing_capacity_at_once_do_not_deadlock(
     workstream = make_workstream(Channel.SMS)
     for _ in range(10):
         held = make_conversation(workstream)
-        actions.conversation_pick(conversation=held, agent=freeing)
+        conversation_pick(conversation=held, agent=freeing)
         waiting = make_conversation(workstream)
         run_together(
             [
-                lambda pk=held.pk: actions.conversation_close_session(
+                lambda pk=held.pk: conversation_close_session(
                     conversation=Conversation.objects.get(pk=pk), agent=freeing
                 ),
-                lambda pk=waiting.pk: actions.conversation_pick(
+                lambda pk=waiting.pk: conversation_pick(
                     conversation=Conversation.objects.get(pk=pk), agent=filling
                 ),
             ]
         )
         assert AgentProfile.objects.get(user=filling).presence.base == "busy"
         assert AgentProfile.objects.get(user=freeing).presence.base == "available"
-        actions.conversation_close_session(conversation=Conversation.objects.get(pk=waiting.pk), agent=filling)
+        conversation_close_session(conversation=Conversation.objects.get(pk=waiting.pk), agent=filling)

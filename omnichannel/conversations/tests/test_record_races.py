@@ -4,7 +4,8 @@ CI's second pass, on PostgreSQL."""
 
 import pytest
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.cases import case_resolve, case_route, case_update
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Case, CaseStatus, Conversation, ConversationEvent
 from omnichannel.conversations.states import Action, Channel
@@ -33,9 +34,9 @@ def test_routing_one_case_from_many_agents_at_once_makes_one_work_item(
     case = Case.objects.create(title="Raced", contact=contact)
     agents = [make_agent() for _ in range(8)]
     for agent in agents:
-        actions.conversation_pick(conversation=make_conversation(chats, contact=contact, case=case), agent=agent)
+        conversation_pick(conversation=make_conversation(chats, contact=contact, case=case), agent=agent)
     results = run_together(
-        [attempt(lambda agent=agent: actions.case_route(case=case, actor=agent, workstream=cases)) for agent in agents]
+        [attempt(lambda agent=agent: case_route(case=case, actor=agent, workstream=cases)) for agent in agents]
     )
     made = [r for r in results if isinstance(r, Conversation)]
     assert len(made) == 1
@@ -51,13 +52,13 @@ def test_resolving_and_cancelling_at_once_decides_once(make_agent, make_workstre
     agents = [make_agent() for _ in range(3)]
     conversations = [make_conversation(chats, contact=contact, case=case) for _ in agents]
     for agent, conversation in zip(agents, conversations, strict=True):
-        actions.conversation_pick(conversation=conversation, agent=agent)
+        conversation_pick(conversation=conversation, agent=agent)
     jobs = [
-        attempt(lambda: actions.case_resolve(case=case, actor=agents[0])),
+        attempt(lambda: case_resolve(case=case, actor=agents[0])),
         attempt(
-            lambda: actions.case_update(case=case, actor=agents[1], title="Contested", status=CaseStatus.CANCELLED)
+            lambda: case_update(case=case, actor=agents[1], title="Contested", status=CaseStatus.CANCELLED)
         ),
-        attempt(lambda: actions.case_resolve(case=case, actor=agents[2])),
+        attempt(lambda: case_resolve(case=case, actor=agents[2])),
     ]
     results = run_together(jobs)
     case.refresh_from_db()

@@ -27,7 +27,46 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from omnichannel.conversations import actions, agents, worker
+from omnichannel.conversations import worker
+from omnichannel.conversations.actions.assignment import (
+    conversation_accept,
+    conversation_create,
+    conversation_offer,
+    conversation_offer_expire,
+    conversation_pick,
+    conversation_reject,
+    conversation_resume,
+)
+from omnichannel.conversations.actions.cases import case_resolve
+from omnichannel.conversations.actions.ending import (
+    conversation_agent_reconnect_timeout,
+    conversation_close_session,
+    conversation_customer_disconnect,
+    conversation_customer_end,
+    conversation_end,
+    conversation_inactivity_timeout,
+    conversation_release,
+    conversation_wrap_up_block_expire,
+)
+from omnichannel.conversations.actions.messages import message_post
+from omnichannel.conversations.actions.presence import agent_connect, agent_disconnect, agent_presence_set
+from omnichannel.conversations.actions.supervision import (
+    conversation_assign,
+    conversation_assign_to_queue,
+    conversation_force_close,
+    conversation_monitor,
+    conversation_supervisor_join,
+    conversation_supervisor_leave,
+)
+from omnichannel.conversations.actions.transfers import (
+    conversation_transfer_accept,
+    conversation_transfer_expire,
+    conversation_transfer_reject,
+    conversation_transfer_request,
+    conversation_transfer_to_agent,
+    conversation_transfer_to_external,
+    conversation_transfer_to_queue,
+)
 from omnichannel.conversations.capacity import WrapUpBlock
 from omnichannel.conversations.distribution import distribute
 from omnichannel.conversations.errors import ConversationError
@@ -49,21 +88,21 @@ from omnichannel.conversations.states import RULES, Action, Channel, State
 
 _run = itertools.count(1)
 AGENT_ACTIONS = [
-    actions.conversation_pick,
-    actions.conversation_offer,
-    actions.conversation_accept,
-    actions.conversation_reject,
-    actions.conversation_end,
-    actions.conversation_release,
-    actions.conversation_close_session,
-    actions.conversation_resume,
+    conversation_pick,
+    conversation_offer,
+    conversation_accept,
+    conversation_reject,
+    conversation_end,
+    conversation_release,
+    conversation_close_session,
+    conversation_resume,
 ]
 SYSTEM_ACTIONS = [
-    actions.conversation_customer_end,
-    actions.conversation_customer_disconnect,
-    actions.conversation_agent_reconnect_timeout,
-    actions.conversation_offer_expire,
-    actions.conversation_inactivity_timeout,
+    conversation_customer_end,
+    conversation_customer_disconnect,
+    conversation_agent_reconnect_timeout,
+    conversation_offer_expire,
+    conversation_inactivity_timeout,
 ]
 
 
@@ -122,7 +161,7 @@ class ConversationMachine(RuleBasedStateMachine):
     def _create(self, workstream: Workstream) -> int:
         case = Case.objects.create(title="Case") if workstream.channel == Channel.CASE else None
         visitor = Visitor.objects.create() if case is None else None
-        conversation = actions.conversation_create(workstream=workstream, case=case, visitor=visitor)
+        conversation = conversation_create(workstream=workstream, case=case, visitor=visitor)
         self.conversations.append(conversation)
         return conversation.pk
 
@@ -157,58 +196,58 @@ class ConversationMachine(RuleBasedStateMachine):
         someone = self.agents[choice % len(self.agents)]
         other_queue = self.queues[1] if conversation.queue_id == self.queues[0].pk else self.queues[0]
         calls = {
-            Action.PICK: lambda: actions.conversation_pick(conversation=conversation, agent=someone),
-            Action.OFFER: lambda: actions.conversation_offer(conversation=conversation, agent=someone),
-            Action.ASSIGN: lambda: actions.conversation_assign(
+            Action.PICK: lambda: conversation_pick(conversation=conversation, agent=someone),
+            Action.OFFER: lambda: conversation_offer(conversation=conversation, agent=someone),
+            Action.ASSIGN: lambda: conversation_assign(
                 conversation=conversation, agent=someone, actor=self.supervisor, override=choice % 2 == 0
             ),
-            Action.ACCEPT: lambda: actions.conversation_accept(conversation=conversation, agent=primary),
-            Action.REJECT: lambda: actions.conversation_reject(conversation=conversation, agent=primary),
-            Action.OFFER_TIMEOUT: lambda: actions.conversation_offer_expire(conversation=conversation),
-            Action.AGENT_END: lambda: actions.conversation_end(conversation=conversation, agent=primary),
-            Action.CUSTOMER_END: lambda: actions.conversation_customer_end(conversation=conversation),
-            Action.CUSTOMER_DISCONNECT: lambda: actions.conversation_customer_disconnect(conversation=conversation),
-            Action.AGENT_RECONNECT_TIMEOUT: lambda: actions.conversation_agent_reconnect_timeout(
+            Action.ACCEPT: lambda: conversation_accept(conversation=conversation, agent=primary),
+            Action.REJECT: lambda: conversation_reject(conversation=conversation, agent=primary),
+            Action.OFFER_TIMEOUT: lambda: conversation_offer_expire(conversation=conversation),
+            Action.AGENT_END: lambda: conversation_end(conversation=conversation, agent=primary),
+            Action.CUSTOMER_END: lambda: conversation_customer_end(conversation=conversation),
+            Action.CUSTOMER_DISCONNECT: lambda: conversation_customer_disconnect(conversation=conversation),
+            Action.AGENT_RECONNECT_TIMEOUT: lambda: conversation_agent_reconnect_timeout(
                 conversation=conversation
             ),
-            Action.RELEASE: lambda: actions.conversation_release(conversation=conversation, agent=primary),
-            Action.TRANSFER_TO_QUEUE: lambda: actions.conversation_transfer_to_queue(
+            Action.RELEASE: lambda: conversation_release(conversation=conversation, agent=primary),
+            Action.TRANSFER_TO_QUEUE: lambda: conversation_transfer_to_queue(
                 conversation=conversation, queue=other_queue, actor=self.supervisor
             ),
-            Action.TRANSFER_TO_AGENT: lambda: actions.conversation_transfer_to_agent(
+            Action.TRANSFER_TO_AGENT: lambda: conversation_transfer_to_agent(
                 conversation=conversation, to_agent=someone, actor=self.supervisor
             ),
-            Action.TRANSFER_TO_EXTERNAL: lambda: actions.conversation_transfer_to_external(
+            Action.TRANSFER_TO_EXTERNAL: lambda: conversation_transfer_to_external(
                 conversation=conversation, number="+4512345678", actor=self.supervisor
             ),
-            Action.CLOSE_SESSION: lambda: actions.conversation_close_session(conversation=conversation, agent=primary),
-            Action.RESUME: lambda: actions.conversation_resume(conversation=conversation, agent=primary),
-            Action.INACTIVITY_TIMEOUT: lambda: actions.conversation_inactivity_timeout(conversation=conversation),
-            Action.CUSTOMER_MESSAGE: lambda: actions.message_post(
+            Action.CLOSE_SESSION: lambda: conversation_close_session(conversation=conversation, agent=primary),
+            Action.RESUME: lambda: conversation_resume(conversation=conversation, agent=primary),
+            Action.INACTIVITY_TIMEOUT: lambda: conversation_inactivity_timeout(conversation=conversation),
+            Action.CUSTOMER_MESSAGE: lambda: message_post(
                 conversation=conversation, sender_role=SenderRole.CUSTOMER, body="back again"
             ),
-            Action.WRAP_UP_BLOCK_EXPIRED: lambda: actions.conversation_wrap_up_block_expire(conversation=conversation),
-            Action.MONITOR: lambda: actions.conversation_monitor(conversation=conversation, actor=self.supervisor),
-            Action.SUPERVISOR_JOIN: lambda: actions.conversation_supervisor_join(
+            Action.WRAP_UP_BLOCK_EXPIRED: lambda: conversation_wrap_up_block_expire(conversation=conversation),
+            Action.MONITOR: lambda: conversation_monitor(conversation=conversation, actor=self.supervisor),
+            Action.SUPERVISOR_JOIN: lambda: conversation_supervisor_join(
                 conversation=conversation, actor=self.supervisor
             ),
-            Action.SUPERVISOR_LEAVE: lambda: actions.conversation_supervisor_leave(
+            Action.SUPERVISOR_LEAVE: lambda: conversation_supervisor_leave(
                 conversation=conversation, actor=self.supervisor
             ),
-            Action.ASSIGN_TO_QUEUE: lambda: actions.conversation_assign_to_queue(
+            Action.ASSIGN_TO_QUEUE: lambda: conversation_assign_to_queue(
                 conversation=conversation, queue=other_queue, actor=self.supervisor
             ),
-            Action.TRANSFER_REQUEST: lambda: actions.conversation_transfer_request(
+            Action.TRANSFER_REQUEST: lambda: conversation_transfer_request(
                 conversation=conversation, to_agent=someone, actor=self.supervisor
             ),
-            Action.TRANSFER_ACCEPT: lambda: actions.conversation_transfer_accept(
+            Action.TRANSFER_ACCEPT: lambda: conversation_transfer_accept(
                 conversation=conversation, agent=conversation.transfer_agent or someone
             ),
-            Action.TRANSFER_REJECT: lambda: actions.conversation_transfer_reject(
+            Action.TRANSFER_REJECT: lambda: conversation_transfer_reject(
                 conversation=conversation, agent=conversation.transfer_agent or someone
             ),
-            Action.TRANSFER_TIMEOUT: lambda: actions.conversation_transfer_expire(conversation=conversation),
-            Action.FORCE_CLOSE: lambda: actions.conversation_force_close(
+            Action.TRANSFER_TIMEOUT: lambda: conversation_transfer_expire(conversation=conversation),
+            Action.FORCE_CLOSE: lambda: conversation_force_close(
                 conversation=conversation, actor=self.supervisor
             ),
         }
@@ -224,7 +263,7 @@ class ConversationMachine(RuleBasedStateMachine):
         conversation = self._fresh(pk)
         self._attempt(
             conversation,
-            lambda: actions.conversation_assign(
+            lambda: conversation_assign(
                 conversation=conversation, agent=self.agents[agent], actor=self.supervisor, override=override
             ),
         )
@@ -234,15 +273,15 @@ class ConversationMachine(RuleBasedStateMachine):
         conversation = self._fresh(pk)
         actor = conversation.primary_agent or self.supervisor
         if external:
-            call = lambda: actions.conversation_transfer_to_external(  # noqa: E731
+            call = lambda: conversation_transfer_to_external(  # noqa: E731
                 conversation=conversation, number="+4512345678", actor=actor
             )
         elif to == 2:
-            call = lambda: actions.conversation_transfer_to_queue(  # noqa: E731
+            call = lambda: conversation_transfer_to_queue(  # noqa: E731
                 conversation=conversation, queue=self.queues[queue], actor=actor
             )
         else:
-            call = lambda: actions.conversation_transfer_to_agent(  # noqa: E731
+            call = lambda: conversation_transfer_to_agent(  # noqa: E731
                 conversation=conversation, to_agent=self.agents[to], actor=actor
             )
         self._attempt(conversation, call)
@@ -254,7 +293,7 @@ class ConversationMachine(RuleBasedStateMachine):
         self._attempt(
             conversation,
             lambda: posted.append(
-                actions.message_post(
+                message_post(
                     conversation=conversation, sender_role=SenderRole.CUSTOMER, body="hello", idempotency_key=key
                 )
             ),
@@ -271,7 +310,7 @@ class ConversationMachine(RuleBasedStateMachine):
     def case_resolved(self, pk):
         conversation = self._fresh(pk)
         if conversation.case and not conversation.case.is_closed:
-            actions.case_resolve(case=conversation.case, actor=self.supervisor)
+            case_resolve(case=conversation.case, actor=self.supervisor)
 
     @rule()
     def distribution_round(self):
@@ -287,16 +326,16 @@ class ConversationMachine(RuleBasedStateMachine):
     def presence_changes(self, who, base):
         """PR-1: an agent picks another presence."""
         agent = [*self.agents, self.supervisor][who]
-        agents.agent_presence_set(agent=agent, presence=Presence.objects.filter(base=base).order_by("pk").first())
+        agent_presence_set(agent=agent, presence=Presence.objects.filter(base=base).order_by("pk").first())
 
     @rule(who=st.integers(0, 3), up=st.booleans())
     def connection_changes(self, who, up):
         """PR-2, ST-4: an agent's tab opens or closes."""
         agent = [*self.agents, self.supervisor][who]
         if up:
-            agents.agent_connect(agent=agent, channel_name=f"tab-{agent.pk}")
+            agent_connect(agent=agent, channel_name=f"tab-{agent.pk}")
         else:
-            agents.agent_disconnect(channel_name=f"tab-{agent.pk}")
+            agent_disconnect(channel_name=f"tab-{agent.pk}")
 
     @rule(minutes=st.sampled_from([1, 10, 60 * 24 * 30]))
     def time_passes(self, minutes):

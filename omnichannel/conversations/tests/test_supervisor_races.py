@@ -7,7 +7,15 @@ import threading
 import pytest
 from django.utils import timezone
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions import supervision
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.supervision import (
+    conversation_assign,
+    conversation_force_close,
+    conversation_supervisor_join,
+    conversation_supervisor_leave,
+)
+from omnichannel.conversations.actions.transfers import conversation_transfer_accept, conversation_transfer_request
 from omnichannel.conversations.distribution import distribute
 from omnichannel.conversations.errors import ConcurrentChange, ConversationError
 from omnichannel.conversations.models import Conversation, ConversationEvent, Message
@@ -33,7 +41,7 @@ def test_supervisor_assign_racing_push_routing(make_agent, make_workstream, make
         outcomes = []
         for pk in ids:
             try:
-                actions.conversation_assign(
+                conversation_assign(
                     conversation=Conversation.objects.get(pk=pk), agent=assigned_to, actor=supervisor
                 )
                 outcomes.append("won")
@@ -73,20 +81,20 @@ def test_transfer_accept_racing_a_force_close(make_agent, make_workstream, make_
     winners = []
     for _ in range(12):
         conversation = make_conversation(workstream)
-        actions.conversation_pick(conversation=conversation, agent=first)
-        actions.conversation_transfer_request(conversation=conversation, to_agent=second, actor=supervisor)
+        conversation_pick(conversation=conversation, agent=first)
+        conversation_transfer_request(conversation=conversation, to_agent=second, actor=supervisor)
         seen = Conversation.objects.get(pk=conversation.pk).version
 
         def accept(pk=conversation.pk):
             try:
-                actions.conversation_transfer_accept(conversation=Conversation.objects.get(pk=pk), agent=second)
+                conversation_transfer_accept(conversation=Conversation.objects.get(pk=pk), agent=second)
                 return "won"
             except ConversationError as refused:
                 return refused
 
         def close(pk=conversation.pk, seen=seen):
             try:
-                actions.conversation_force_close(
+                conversation_force_close(
                     conversation=Conversation.objects.get(pk=pk), actor=supervisor, seen_version=seen
                 )
                 return "won"
@@ -128,10 +136,10 @@ def test_double_click_on_join_or_leave_writes_one_event_and_one_notice(active_ch
         except threading.BrokenBarrierError:
             pass  # the database serialized the two transactions (SQLite's IMMEDIATE write lock)
 
-    monkeypatch.setattr(actions, "_lock", read_without_row_lock_then_wait_for_the_other_click)
+    monkeypatch.setattr(supervision, "lock", read_without_row_lock_then_wait_for_the_other_click)
     for act, refusal, action in (
-        (actions.conversation_supervisor_join, "You are already in this chat.", "supervisor_join"),
-        (actions.conversation_supervisor_leave, "You have not joined this chat.", "supervisor_leave"),
+        (conversation_supervisor_join, "You are already in this chat.", "supervisor_join"),
+        (conversation_supervisor_leave, "You have not joined this chat.", "supervisor_leave"),
     ):
         read_both.reset()
 

@@ -7,7 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from omnichannel.conversations import actions, agents, worker
+from omnichannel.conversations import worker
+from omnichannel.conversations.actions.assignment import conversation_offer, conversation_pick
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
+from omnichannel.conversations.actions.presence import CONNECTIONS, agent_connect, agent_disconnect, agent_heartbeat
 from omnichannel.conversations.capacity import WrapUpBlock
 from omnichannel.conversations.models import AgentConnection, AgentProfile, Conversation, PresenceBase
 from omnichannel.conversations.states import Channel, State
@@ -33,7 +36,7 @@ def test_expired_offer_returns_and_goes_to_the_next_agent(make_workstream, make_
 
 def test_waiting_past_its_timeout_is_closed_once(active_sms, agent):
     """ST-9: the worker closes Waiting conversations past their inactivity timeout, exactly once."""
-    actions.conversation_close_session(conversation=active_sms, agent=agent)
+    conversation_close_session(conversation=active_sms, agent=agent)
     Conversation.objects.filter(pk=active_sms.pk).update(waiting_until=timezone.now() - timedelta(seconds=1))
     assert worker.close_inactive_waiting(timezone.now()) == 1
     assert worker.close_inactive_waiting(timezone.now()) == 0
@@ -45,8 +48,8 @@ def test_waiting_past_its_timeout_is_closed_once(active_sms, agent):
 def test_persistent_chat_expires_after_its_period(make_workstream, make_conversation, agent):
     """ST-24: a persistent chat stays Waiting for its period, then closes."""
     chat = make_conversation(make_workstream(Channel.LIVE_CHAT, persistent_chat=True, persistent_chat_days=28))
-    actions.conversation_pick(conversation=chat, agent=agent)
-    actions.conversation_close_session(conversation=chat, agent=agent)
+    conversation_pick(conversation=chat, agent=agent)
+    conversation_close_session(conversation=chat, agent=agent)
     chat.refresh_from_db()
     assert chat.waiting_until - chat.state_changed_at == timedelta(days=28)
     assert worker.close_inactive_waiting(timezone.now() + timedelta(days=27)) == 0
@@ -59,8 +62,8 @@ def test_timed_wrap_up_block_is_released_and_recorded(make_workstream, make_conv
     conversation = make_conversation(
         make_workstream(Channel.SMS, wrap_up_block=WrapUpBlock.MINUTES, wrap_up_block_minutes=5)
     )
-    actions.conversation_pick(conversation=conversation, agent=agent)
-    actions.conversation_end(conversation=conversation, agent=agent)
+    conversation_pick(conversation=conversation, agent=agent)
+    conversation_end(conversation=conversation, agent=agent)
     assert worker.release_wrap_up_blocks(timezone.now()) == 0
     Conversation.objects.filter(pk=conversation.pk).update(capacity_release_at=timezone.now() - timedelta(seconds=1))
     assert worker.release_wrap_up_blocks(timezone.now()) == 1
@@ -75,8 +78,8 @@ def test_presence_comes_back_when_a_wrap_up_block_runs_out(make_workstream, make
     conversation = make_conversation(
         make_workstream(Channel.SMS, wrap_up_block=WrapUpBlock.MINUTES, wrap_up_block_minutes=5)
     )
-    actions.conversation_pick(conversation=conversation, agent=agent)
-    actions.conversation_end(conversation=conversation, agent=agent)
+    conversation_pick(conversation=conversation, agent=agent)
+    conversation_end(conversation=conversation, agent=agent)
     assert AgentProfile.objects.get(user=agent).presence.base == PresenceBase.BUSY
     Conversation.objects.filter(pk=conversation.pk).update(capacity_release_at=timezone.now() - timedelta(seconds=1))
     worker.release_wrap_up_blocks(timezone.now())
@@ -85,11 +88,11 @@ def test_presence_comes_back_when_a_wrap_up_block_runs_out(make_workstream, make
 
 def test_disconnected_agent_loses_active_work_after_the_reconnect_timeout(active_chat, agent):
     """ST-4: the agent's last tab closed and they did not come back in time: Open, routed again."""
-    agents.agent_connect(agent=agent, channel_name="tab-1")
-    agents.agent_connect(agent=agent, channel_name="tab-2")
-    agents.agent_disconnect(channel_name="tab-1")
+    agent_connect(agent=agent, channel_name="tab-1")
+    agent_connect(agent=agent, channel_name="tab-2")
+    agent_disconnect(channel_name="tab-1")
     assert AgentProfile.objects.get(user=agent).disconnected_at is None  # another tab is still open
-    agents.agent_disconnect(channel_name="tab-2")
+    agent_disconnect(channel_name="tab-2")
     assert worker.return_work_of_disconnected_agents(timezone.now()) == 0  # within the timeout
     AgentProfile.objects.filter(user=agent).update(disconnected_at=timezone.now() - PAST)
     assert worker.return_work_of_disconnected_agents(timezone.now()) == 1
@@ -99,37 +102,37 @@ def test_disconnected_agent_loses_active_work_after_the_reconnect_timeout(active
 
 def test_reconnecting_in_time_keeps_the_work(active_chat, agent):
     """ST-4: an agent who reloads the page (reconnects) keeps their conversations."""
-    agents.agent_connect(agent=agent, channel_name="tab-1")
-    agents.agent_disconnect(channel_name="tab-1")
+    agent_connect(agent=agent, channel_name="tab-1")
+    agent_disconnect(channel_name="tab-1")
     assert AgentProfile.objects.get(user=agent).disconnected_at is not None
-    agents.agent_connect(agent=agent, channel_name="tab-1b")
+    agent_connect(agent=agent, channel_name="tab-1b")
     assert AgentProfile.objects.get(user=agent).disconnected_at is None
     assert worker.return_work_of_disconnected_agents(timezone.now() + PAST) == 0
 
 
 def test_a_heartbeat_after_being_counted_gone_reconnects(agent):
     """PR-2: a slow socket a worker dropped as stale is connected again by its next heartbeat."""
-    agents.agent_connect(agent=agent, channel_name="slow-tab")
+    agent_connect(agent=agent, channel_name="slow-tab")
     AgentConnection.objects.update(last_seen=timezone.now() - PAST)
     worker.drop_stale_connections(timezone.now())
     assert AgentProfile.objects.get(user=agent).disconnected_at is not None
-    agents.agent_heartbeat(agent=agent, channel_name="slow-tab")
+    agent_heartbeat(agent=agent, channel_name="slow-tab")
     assert AgentConnection.objects.filter(agent=agent).count() == 1
     assert AgentProfile.objects.get(user=agent).disconnected_at is None
 
 
 def test_a_connection_that_heartbeats_after_being_listed_stale_is_kept(agent):
     """PR-2: the worker re-checks staleness when it drops a connection."""
-    agents.agent_connect(agent=agent, channel_name="tab")
+    agent_connect(agent=agent, channel_name="tab")
     long_ago = timezone.now() - PAST
-    agents.agent_disconnect(channel_name="tab", at=long_ago, stale_before=long_ago)
+    CONNECTIONS.disconnect(channel_name="tab", at=long_ago, stale_before=long_ago)
     assert AgentConnection.objects.filter(channel_name="tab").exists()
 
 
 def test_sockets_of_a_dead_process_go_stale_and_count_as_disconnected(agent):
     """PR-2: a process killed without closing its sockets stops heartbeating; its connections
     are dropped, and the agent goes Offline after the timeout."""
-    agents.agent_connect(agent=agent, channel_name="dead-process-tab")
+    agent_connect(agent=agent, channel_name="dead-process-tab")
     AgentConnection.objects.update(last_seen=timezone.now() - PAST)
     assert worker.drop_stale_connections(timezone.now()) == 1
     profile = AgentProfile.objects.get(user=agent)
@@ -152,7 +155,7 @@ def test_two_workers_never_apply_one_deadline_twice(make_workstream, make_conver
     workstream = make_workstream(Channel.LIVE_CHAT)
     conversations = [make_conversation(workstream) for _ in range(10)]
     for conversation in conversations:
-        actions.conversation_offer(conversation=conversation, agent=agent)
+        conversation_offer(conversation=conversation, agent=agent)
     Conversation.objects.update(offer_expires_at=timezone.now() - timedelta(seconds=1))
 
     barrier = threading.Barrier(2)
@@ -185,7 +188,7 @@ def test_a_killed_worker_is_replaced_without_losing_a_deadline(chat_workstream, 
     from omnichannel.testing.servers import database_url
 
     offered = make_conversation(chat_workstream)
-    actions.conversation_offer(conversation=offered, agent=agent)
+    conversation_offer(conversation=offered, agent=agent)
     connect(agent)
     evidence = make_conversation(chat_workstream)  # the doomed worker's first pass offers it
     env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "WORKER_INTERVAL_SECONDS": "3600"}

@@ -9,7 +9,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from omnichannel.asgi import application
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.messages import message_post
 from omnichannel.conversations.chat import MAX_FRAME_BYTES
 from omnichannel.conversations.models import Conversation, CustomerConnection, Message, SenderRole
 from omnichannel.websockets import websocket_urlpatterns
@@ -127,7 +127,7 @@ def test_resend_with_the_same_key_is_stored_once_and_acknowledged_alike(active_c
 def test_reconnecting_client_resumes_after_its_last_sequence(active_chat, agent):
     """CH-5: on reconnecting, the client gets exactly the messages after the last one it saw."""
     for n in range(1, 6):
-        actions.message_post(conversation=active_chat, sender_role=SenderRole.AGENT, sender=agent, body=f"m{n}")
+        message_post(conversation=active_chat, sender_role=SenderRole.AGENT, sender=agent, body=f"m{n}")
     sequences = list(active_chat.messages.values_list("sequence", flat=True))
 
     async def scenario():
@@ -260,7 +260,7 @@ def test_typing_reaches_the_other_side_only(active_chat, agent):
 
 def test_read_marks_move_forward_and_reach_the_other_side(active_chat, agent):
     """CH-3: delivered and read marks are stored, never move back, and the customer sees them."""
-    message = actions.message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="Are you there?")
+    message = message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="Are you there?")
 
     async def scenario():
         customer, _, _ = await subscribed_customer(active_chat)

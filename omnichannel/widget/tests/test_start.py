@@ -7,7 +7,8 @@ import time
 import jwt
 import pytest
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
 from omnichannel.conversations.models import Contact, Conversation, PreChatQuestion
 from omnichannel.widget.tokens import read_chat_token
 
@@ -128,8 +129,8 @@ def test_after_the_chat_ended_the_same_visitor_starts_a_new_one(client, question
     """ST-24, CH-2: once ended, a returning visitor starts a new chat (same "Visitor N")."""
     _, first = start(client, questions, answers={"topic": "Orders"})
     conversation = Conversation.objects.get(pk=first["conversation"])
-    actions.conversation_pick(conversation=conversation, agent=agent)
-    actions.conversation_end(conversation=conversation, agent=agent)
+    conversation_pick(conversation=conversation, agent=agent)
+    conversation_end(conversation=conversation, agent=agent)
     _, second = start(client, questions, answers={"topic": "Orders"}, token=first["token"])
     assert second["conversation"] != first["conversation"]
     assert Conversation.objects.get(pk=second["conversation"]).visitor_id == conversation.visitor_id
@@ -142,8 +143,8 @@ def test_returning_customer_continues_a_waiting_persistent_chat(client, make_wor
     token = identity_token(workstream)
     _, first = start(client, workstream, identity=token)
     conversation = Conversation.objects.get(pk=first["conversation"])
-    actions.conversation_pick(conversation=conversation, agent=agent)
-    actions.conversation_close_session(conversation=conversation, agent=agent)
+    conversation_pick(conversation=conversation, agent=agent)
+    conversation_close_session(conversation=conversation, agent=agent)
     conversation.refresh_from_db()
     assert conversation.state == "waiting"
     _, again = start(client, workstream, identity=token)

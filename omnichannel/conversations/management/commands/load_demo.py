@@ -8,7 +8,19 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import (
+    conversation_accept,
+    conversation_create,
+    conversation_offer,
+    conversation_pick,
+)
+from omnichannel.conversations.actions.cases import case_route
+from omnichannel.conversations.actions.ending import (
+    conversation_close_session,
+    conversation_customer_end,
+    conversation_end,
+)
+from omnichannel.conversations.actions.messages import message_post
 from omnichannel.conversations.capacity import WrapUpBlock
 from omnichannel.conversations.models import (
     Account,
@@ -190,40 +202,40 @@ class Command(BaseCommand):
         agent1, agent2 = users["agent1"], users["agent2"]
 
         # Waiting in the queue.
-        actions.conversation_create(workstream=workstreams["Web chat"], visitor=Visitor.objects.create())
-        actions.conversation_create(workstream=workstreams["WhatsApp"], contact=jukka)
+        conversation_create(workstream=workstreams["Web chat"], visitor=Visitor.objects.create())
+        conversation_create(workstream=workstreams["WhatsApp"], contact=jukka)
 
         # Active with agent1, a few messages exchanged.
-        chat = actions.conversation_create(workstream=workstreams["Web chat"], contact=mette, case=invoice)
-        actions.conversation_offer(conversation=chat, agent=agent1)
-        actions.conversation_accept(conversation=chat, agent=agent1)
-        actions.message_post(conversation=chat, sender_role=SenderRole.CUSTOMER, body="Hi, I was charged twice.")
-        actions.message_post(
+        chat = conversation_create(workstream=workstreams["Web chat"], contact=mette, case=invoice)
+        conversation_offer(conversation=chat, agent=agent1)
+        conversation_accept(conversation=chat, agent=agent1)
+        message_post(conversation=chat, sender_role=SenderRole.CUSTOMER, body="Hi, I was charged twice.")
+        message_post(
             conversation=chat, sender_role=SenderRole.AGENT, sender=agent1, body="Sorry to hear that, let me check."
         )
 
         # The invoice case goes to the billing back office as a record work item (MSG-2).
-        actions.case_route(case=invoice, actor=agent1, workstream=workstreams["Cases"])
+        case_route(case=invoice, actor=agent1, workstream=workstreams["Cases"])
 
         # Wrap-up with agent2.
-        sms = actions.conversation_create(workstream=workstreams["SMS"], contact=jukka)
-        actions.conversation_pick(conversation=sms, agent=agent2)
-        actions.message_post(conversation=sms, sender_role=SenderRole.CUSTOMER, body="Is my order shipped?")
-        actions.conversation_end(conversation=sms, agent=agent2)
+        sms = conversation_create(workstream=workstreams["SMS"], contact=jukka)
+        conversation_pick(conversation=sms, agent=agent2)
+        message_post(conversation=sms, sender_role=SenderRole.CUSTOMER, body="Is my order shipped?")
+        conversation_end(conversation=sms, agent=agent2)
 
         # Waiting for the customer's answer.
-        whatsapp = actions.conversation_create(workstream=workstreams["WhatsApp"], contact=mette)
-        actions.conversation_pick(conversation=whatsapp, agent=agent1)
-        actions.message_post(
+        whatsapp = conversation_create(workstream=workstreams["WhatsApp"], contact=mette)
+        conversation_pick(conversation=whatsapp, agent=agent1)
+        message_post(
             conversation=whatsapp, sender_role=SenderRole.AGENT, sender=agent1, body="Could you send the order number?"
         )
-        actions.conversation_close_session(conversation=whatsapp, agent=agent1)
+        conversation_close_session(conversation=whatsapp, agent=agent1)
 
         # Closed: ended, wrapped up and closed.
-        done = actions.conversation_create(workstream=workstreams["Web chat"], visitor=Visitor.objects.create())
-        actions.conversation_pick(conversation=done, agent=agent2)
-        actions.conversation_customer_end(conversation=done)
-        actions.conversation_close_session(conversation=done, agent=agent2)
+        done = conversation_create(workstream=workstreams["Web chat"], visitor=Visitor.objects.create())
+        conversation_pick(conversation=done, agent=agent2)
+        conversation_customer_end(conversation=done)
+        conversation_close_session(conversation=done, agent=agent2)
 
     def _print_logins(self, base_url: str) -> None:
         out = self.stdout

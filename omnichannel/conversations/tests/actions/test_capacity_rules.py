@@ -5,7 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick, conversation_resume
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
+from omnichannel.conversations.actions.supervision import conversation_assign
 from omnichannel.conversations.capacity import WrapUpBlock
 from omnichannel.conversations.errors import CapacityExceeded
 from omnichannel.conversations.selectors import capacity_in_use
@@ -27,13 +29,13 @@ def test_wrap_up_blocks_capacity_as_the_workstream_says(
     workstream = make_workstream(Channel.SMS, wrap_up_block=block, wrap_up_block_minutes=minutes)
     conversation = make_conversation(workstream)
     assert in_use(agent) == 0  # Open consumes nothing
-    actions.conversation_pick(conversation=conversation, agent=agent)
+    conversation_pick(conversation=conversation, agent=agent)
     assert in_use(agent) == 10
-    actions.conversation_end(conversation=conversation, agent=agent)
+    conversation_end(conversation=conversation, agent=agent)
     assert conversation.state == State.WRAP_UP
     assert in_use(agent) == during
     assert in_use(agent, later=timedelta(hours=1)) == after_an_hour
-    actions.conversation_close_session(conversation=conversation, agent=agent)
+    conversation_close_session(conversation=conversation, agent=agent)
     assert in_use(agent) == 0
 
 
@@ -42,13 +44,13 @@ def test_no_assignment_over_capacity_without_override(make_workstream, make_conv
     agent = make_agent(capacity=20)
     workstream = make_workstream(Channel.SMS)
     first, second, third = (make_conversation(workstream) for _ in range(3))
-    actions.conversation_pick(conversation=first, agent=agent)
-    actions.conversation_pick(conversation=second, agent=agent)
+    conversation_pick(conversation=first, agent=agent)
+    conversation_pick(conversation=second, agent=agent)
     with pytest.raises(CapacityExceeded, match="0 free capacity units; this conversation needs 10"):
-        actions.conversation_pick(conversation=third, agent=agent)
+        conversation_pick(conversation=third, agent=agent)
     third.refresh_from_db()
     assert third.state == State.OPEN and third.events.count() == 1
-    actions.conversation_assign(conversation=third, agent=agent, actor=supervisor, override=True)
+    conversation_assign(conversation=third, agent=agent, actor=supervisor, override=True)
     assert in_use(agent) == 30
     assert third.capacity_override
 
@@ -58,10 +60,10 @@ def test_waiting_frees_capacity_for_new_work(make_workstream, make_conversation,
     agent = make_agent(capacity=10)
     workstream = make_workstream(Channel.SMS)
     first, second = make_conversation(workstream), make_conversation(workstream)
-    actions.conversation_pick(conversation=first, agent=agent)
-    actions.conversation_close_session(conversation=first, agent=agent)
-    actions.conversation_pick(conversation=second, agent=agent)
+    conversation_pick(conversation=first, agent=agent)
+    conversation_close_session(conversation=first, agent=agent)
+    conversation_pick(conversation=second, agent=agent)
     with pytest.raises(CapacityExceeded):
-        actions.conversation_resume(conversation=first, agent=agent)
+        conversation_resume(conversation=first, agent=agent)
     first.refresh_from_db()
     assert first.state == State.WAITING

@@ -2,8 +2,10 @@
 
 import pytest
 
-from omnichannel.conversations import actions
-from omnichannel.conversations.actions import Post
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
+from omnichannel.conversations.actions.messages import Post, message_post, messages_post
+from omnichannel.conversations.actions.transfers import conversation_transfer_to_queue
 from omnichannel.conversations.models import Conversation, Message, Notice, SenderRole
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +26,7 @@ def test_a_batch_stores_each_post_as_a_single_post_would(
         Post(active_chat.pk, SenderRole.CUSTOMER, "   ", idempotency_key="empty"),
         Post(999999, SenderRole.CUSTOMER, "nowhere"),
     ]
-    results = actions.messages_post(posts=posts)
+    results = messages_post(posts=posts)
     assert [r.message.body if r.message else None for r in results] == [
         "one",
         "elsewhere",
@@ -46,17 +48,17 @@ def test_a_batch_stores_each_post_as_a_single_post_would(
 def test_a_batch_hands_waiting_conversations_to_the_single_path(sms_workstream, make_conversation, agent):
     """ST-11 in a batch: the customer writing to a Waiting conversation reopens it."""
     sms = make_conversation(sms_workstream)
-    actions.conversation_pick(conversation=sms, agent=agent)
-    actions.conversation_close_session(conversation=sms, agent=agent)
-    [result] = actions.messages_post(posts=[Post(sms.pk, SenderRole.CUSTOMER, "Still there?", idempotency_key="w")])
+    conversation_pick(conversation=sms, agent=agent)
+    conversation_close_session(conversation=sms, agent=agent)
+    [result] = messages_post(posts=[Post(sms.pk, SenderRole.CUSTOMER, "Still there?", idempotency_key="w")])
     sms.refresh_from_db()
     assert result.message.body == "Still there?" and sms.state == "open"
 
 
 def test_live_chat_moves_leave_notices_in_the_transcript(open_chat, agent, other_queue):
     """CH-3: agent joined, transferred and ended appear as system notices, named."""
-    actions.conversation_pick(conversation=open_chat, agent=agent)
-    actions.conversation_transfer_to_queue(conversation=open_chat, queue=other_queue, actor=agent)
+    conversation_pick(conversation=open_chat, agent=agent)
+    conversation_transfer_to_queue(conversation=open_chat, queue=other_queue, actor=agent)
     notices = list(open_chat.messages.values_list("notice", "body"))
     assert notices == [(Notice.AGENT_JOINED, "Anna"), (Notice.TRANSFERRED, "Anna")]
     joined = open_chat.messages.first()
@@ -65,8 +67,8 @@ def test_live_chat_moves_leave_notices_in_the_transcript(open_chat, agent, other
 
 def test_a_customer_cannot_write_into_an_ended_chat(active_chat, agent):
     """ST-3: after End the chat takes no more customer messages; the refusal says why."""
-    actions.conversation_end(conversation=active_chat, agent=agent)
-    [result] = actions.messages_post(posts=[Post(active_chat.pk, SenderRole.CUSTOMER, "hello?")])
+    conversation_end(conversation=active_chat, agent=agent)
+    [result] = messages_post(posts=[Post(active_chat.pk, SenderRole.CUSTOMER, "hello?")])
     assert result.error == "This chat has ended."
     assert not Message.objects.filter(body="hello?").exists()
 
@@ -74,7 +76,7 @@ def test_a_customer_cannot_write_into_an_ended_chat(active_chat, agent):
 def test_customer_messages_are_scored_and_the_conversation_keeps_a_rolling_sentiment(active_chat):
     """SEN-1: every customer message gets a score; the conversation's level follows them;
     agents' messages are not scored."""
-    actions.messages_post(
+    messages_post(
         posts=[
             Post(active_chat.pk, SenderRole.CUSTOMER, "Thank you so much, this is wonderful!"),
             Post(active_chat.pk, SenderRole.AGENT, "This is terrible", sender=active_chat.primary_agent),
@@ -91,7 +93,7 @@ def test_falling_to_the_threshold_raises_one_sentiment_alert(active_chat):
     supervisors' alert); staying below it does not repeat it."""
     assert active_chat.workstream.sentiment_alert_threshold == "slightly_negative"
     for body in ["This is terrible, I am furious and want a refund", "Still awful and useless", "Horrible service"]:
-        actions.message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body=body)
+        message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body=body)
     alerts = active_chat.events.filter(action="sentiment_alert")
     assert alerts.count() == 1
     assert alerts.get().detail["level"] in ("negative", "very_negative", "slightly_negative")
@@ -104,7 +106,7 @@ def test_messages_stored_together_raise_the_sentiment_alert_once(active_chat):
     message in the same batch lifts the level again."""
     bodies = ["Thanks, fine", "This is terrible, I am furious", "Still awful", "Horrible service", "Awful again"]
     bodies += ["Wonderful, thank you so much, great help!", "Wonderful, thank you!"]
-    actions.messages_post(
+    messages_post(
         posts=[
             Post(active_chat.pk, SenderRole.AGENT, "This is terrible", sender=active_chat.primary_agent),
             *(Post(active_chat.pk, SenderRole.CUSTOMER, body) for body in bodies),
@@ -119,7 +121,7 @@ def test_messages_stored_together_raise_the_sentiment_alert_once(active_chat):
 def test_danish_customers_are_scored_with_the_danish_lexicon(make_conversation, chat_workstream):
     """SEN-1: the conversation's language picks the lexicon."""
     chat = make_conversation(chat_workstream, context={"language": "da-DK"})
-    message = actions.message_post(
+    message = message_post(
         conversation=chat, sender_role=SenderRole.CUSTOMER, body="Det er elendigt og jeg er meget vred"
     )
     assert message.sentiment < -0.3

@@ -5,14 +5,16 @@ import json
 import pytest
 from django.urls import reverse
 
-from omnichannel.conversations import actions, groups
+from omnichannel.conversations import groups
+from omnichannel.conversations.actions.assignment import conversation_pick, conversation_resume
+from omnichannel.conversations.actions.ending import conversation_end
 from omnichannel.conversations.models import ConversationEvent
 from omnichannel.conversations.states import IllegalTransition
 
 
 def test_every_transition_writes_an_event_with_from_to_reason_actor_time(active_chat, agent):
     """ST-23: from, to, reason, actor and time are recorded for each move."""
-    actions.conversation_end(conversation=active_chat, agent=agent)
+    conversation_end(conversation=active_chat, agent=agent)
     events = list(ConversationEvent.objects.filter(conversation=active_chat).order_by("id"))
     assert [(e.from_state, e.to_state, e.action) for e in events] == [
         ("", "open", "create"),
@@ -25,7 +27,7 @@ def test_every_transition_writes_an_event_with_from_to_reason_actor_time(active_
 
 def test_conversation_page_shows_the_timeline(client, active_chat, agent):
     """ST-23: the conversation page lists each transition with its reason and actor."""
-    actions.conversation_end(conversation=active_chat, agent=agent)
+    conversation_end(conversation=active_chat, agent=agent)
     client.force_login(agent)
     page = client.get(reverse("conversations:detail", args=[active_chat.pk])).content.decode()
     for text in ("Picked from Open work items", "Ended by the agent", "Anna Jensen", "Wrap-up", "ST-3"):
@@ -39,7 +41,7 @@ def test_push_is_sent_only_after_commit(open_chat, agent, django_capture_on_comm
     sent = []
     monkeypatch.setattr("omnichannel.conversations.pushes._send", sent.extend)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        actions.conversation_pick(conversation=open_chat, agent=agent)
+        conversation_pick(conversation=open_chat, agent=agent)
         assert sent == []
     for callback in callbacks:
         callback()
@@ -57,5 +59,5 @@ def test_push_is_sent_only_after_commit(open_chat, agent, django_capture_on_comm
 def test_refused_move_pushes_nothing(active_chat, agent, django_capture_on_commit_callbacks):
     """ST-13, ST-23: a refusal writes no event and schedules no push."""
     with django_capture_on_commit_callbacks() as callbacks, pytest.raises(IllegalTransition):
-        actions.conversation_resume(conversation=active_chat, agent=agent)
+        conversation_resume(conversation=active_chat, agent=agent)
     assert callbacks == []

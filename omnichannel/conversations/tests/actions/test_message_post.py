@@ -2,7 +2,8 @@
 
 import pytest
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
+from omnichannel.conversations.actions.messages import message_post
 from omnichannel.conversations.errors import ConversationError, InvalidInput, NotPermitted
 from omnichannel.conversations.models import Message, SenderRole
 
@@ -12,8 +13,8 @@ def test_sequence_is_monotonic_per_conversation(active_chat, open_chat, agent, c
     other = make_conversation(chat_workstream)
     bodies = ["one", "two", "three"]
     for body in bodies:
-        actions.message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body=body)
-    actions.message_post(conversation=other, sender_role=SenderRole.CUSTOMER, body="elsewhere")
+        message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body=body)
+    message_post(conversation=other, sender_role=SenderRole.CUSTOMER, body="elsewhere")
     # Sequence 1 is the notice that the agent joined (CH-3).
     assert list(active_chat.messages.values_list("sequence", "body")) == [(1, "Anna"), *enumerate(bodies, 2)]
     assert other.messages.get().sequence == 1
@@ -21,10 +22,10 @@ def test_sequence_is_monotonic_per_conversation(active_chat, open_chat, agent, c
 
 def test_resend_with_the_same_idempotency_key_is_stored_once(active_chat):
     """CH-5: a client that resends after a lost acknowledgement gets the same message back."""
-    first = actions.message_post(
+    first = message_post(
         conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="hi", idempotency_key="abc"
     )
-    again = actions.message_post(
+    again = message_post(
         conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="hi", idempotency_key="abc"
     )
     assert again.pk == first.pk and Message.objects.exclude(sender_role=SenderRole.SYSTEM).count() == 1
@@ -34,20 +35,20 @@ def test_resend_with_the_same_idempotency_key_is_stored_once(active_chat):
 def test_bad_message_is_refused_and_nothing_stored(active_chat, body, error):
     """Bad input gets a clear error and changes nothing."""
     with pytest.raises(InvalidInput, match=error):
-        actions.message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body=body)
+        message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body=body)
     assert Message.objects.exclude(sender_role=SenderRole.SYSTEM).count() == 0
 
 
 def test_only_the_conversations_agents_write_as_agent(active_chat, other_agent):
     """SEC-1: an agent who is not on the conversation cannot write in it."""
     with pytest.raises(NotPermitted):
-        actions.message_post(conversation=active_chat, sender_role=SenderRole.AGENT, sender=other_agent, body="hi")
+        message_post(conversation=active_chat, sender_role=SenderRole.AGENT, sender=other_agent, body="hi")
     assert Message.objects.exclude(sender_role=SenderRole.SYSTEM).count() == 0
 
 
 def test_agents_cannot_write_in_a_closed_conversation(active_chat, agent):
     """ST-12: a Closed conversation takes no more agent messages."""
-    actions.conversation_end(conversation=active_chat, agent=agent)
-    actions.conversation_close_session(conversation=active_chat, agent=agent)
+    conversation_end(conversation=active_chat, agent=agent)
+    conversation_close_session(conversation=active_chat, agent=agent)
     with pytest.raises(ConversationError, match="Closed"):
-        actions.message_post(conversation=active_chat, sender_role=SenderRole.AGENT, sender=agent, body="hi")
+        message_post(conversation=active_chat, sender_role=SenderRole.AGENT, sender=agent, body="hi")

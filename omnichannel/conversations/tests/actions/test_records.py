@@ -4,7 +4,16 @@ import json
 
 import pytest
 
-from omnichannel.conversations import actions, groups
+from omnichannel.conversations import groups
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.cases import (
+    case_resolve,
+    case_route,
+    case_update,
+    conversation_case_create,
+    conversation_case_link,
+)
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
 from omnichannel.conversations.errors import ConversationError, InvalidInput, NotPermitted
 from omnichannel.conversations.models import Case, CaseStatus
 from omnichannel.conversations.states import Action, Channel, IllegalTransition, State
@@ -14,14 +23,14 @@ def test_resolving_the_case_and_closing_the_session_closes_the_record(make_works
     """ST-6: a record closes when its case is resolved and the session closed; not before."""
     case = Case.objects.create(title="Broken delivery")
     record = make_conversation(make_workstream(Channel.CASE), case=case)
-    actions.conversation_pick(conversation=record, agent=agent)
+    conversation_pick(conversation=record, agent=agent)
     with pytest.raises(IllegalTransition, match="Resolve or deactivate the case first"):
-        actions.conversation_close_session(conversation=record, agent=agent)
+        conversation_close_session(conversation=record, agent=agent)
     record.refresh_from_db()
     assert record.state == State.ACTIVE
 
-    actions.case_resolve(case=case, actor=agent)
-    actions.conversation_close_session(conversation=record, agent=agent)
+    case_resolve(case=case, actor=agent)
+    conversation_close_session(conversation=record, agent=agent)
     record.refresh_from_db()
     assert record.state == State.CLOSED
     assert record.events.last().detail["rule"] == "ST-6"
@@ -31,9 +40,9 @@ def test_only_the_cases_agent_or_a_supervisor_resolves_it(make_workstream, make_
     """REC-1, SEC-1: an agent cannot resolve a case they do not work on; nothing changes."""
     case = Case.objects.create(title="Someone else's")
     record = make_conversation(make_workstream(Channel.CASE), case=case)
-    actions.conversation_pick(conversation=record, agent=agent)
+    conversation_pick(conversation=record, agent=agent)
     with pytest.raises(NotPermitted):
-        actions.case_resolve(case=case, actor=other_agent)
+        case_resolve(case=case, actor=other_agent)
     case.refresh_from_db()
     assert not case.is_closed
 
@@ -48,7 +57,7 @@ def case_events(conversation):
 def test_agent_creates_a_case_from_a_conversation(contact_chat, contact, agent):
     """REC-1: the case belongs to the conversation's contact and account; the conversation
     links to it; the timeline records who created it; the state does not move."""
-    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="  Parcel never arrived ")
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="  Parcel never arrived ")
     contact_chat.refresh_from_db()
     assert contact_chat.case == case
     assert (case.title, case.status, case.contact, case.account) == (
@@ -70,7 +79,7 @@ def test_agent_creates_a_case_from_a_conversation(contact_chat, contact, agent):
 
 def test_a_visitors_case_has_no_customer_and_the_session_stays_visitor_n(active_chat, agent):
     """REC-1, SES-6: an anonymous chat's case has no contact; the chat is still "Visitor N"."""
-    case = actions.conversation_case_create(conversation=active_chat, actor=agent, title="Question about sizes")
+    case = conversation_case_create(conversation=active_chat, actor=agent, title="Question about sizes")
     active_chat.refresh_from_db()
     assert case.contact is None and case.account is None
     assert active_chat.title == f"Visitor {active_chat.visitor_id}"
@@ -83,7 +92,7 @@ def test_a_visitors_case_has_no_customer_and_the_session_stays_visitor_n(active_
 def test_a_case_needs_a_title_of_at_most_200_characters(contact_chat, agent, title, error):
     """REC-1: bad input gets a clear error and changes nothing."""
     with pytest.raises(InvalidInput, match=error):
-        actions.conversation_case_create(conversation=contact_chat, actor=agent, title=title)
+        conversation_case_create(conversation=contact_chat, actor=agent, title=title)
     contact_chat.refresh_from_db()
     assert contact_chat.case is None
     assert not Case.objects.exists()
@@ -93,11 +102,11 @@ def test_a_case_needs_a_title_of_at_most_200_characters(contact_chat, agent, tit
 def test_only_the_conversations_agents_or_a_supervisor_change_its_case(contact_chat, other_agent, supervisor):
     """REC-1, SEC-1: another agent is refused; a supervisor may."""
     with pytest.raises(NotPermitted):
-        actions.conversation_case_create(conversation=contact_chat, actor=other_agent, title="Not mine")
+        conversation_case_create(conversation=contact_chat, actor=other_agent, title="Not mine")
     assert not Case.objects.exists()
     contact_chat.consultants.add(other_agent)
-    actions.conversation_case_create(conversation=contact_chat, actor=other_agent, title="As consultant")
-    actions.conversation_case_create(conversation=contact_chat, actor=supervisor, title="As supervisor")
+    conversation_case_create(conversation=contact_chat, actor=other_agent, title="As consultant")
+    conversation_case_create(conversation=contact_chat, actor=supervisor, title="As supervisor")
     contact_chat.refresh_from_db()
     assert contact_chat.case.title == "As supervisor"
 
@@ -106,14 +115,14 @@ def test_closed_conversations_and_record_work_items_keep_their_case(
     contact_chat, agent, make_workstream, make_conversation, make_case
 ):
     """REC-1, ST-12: nothing changes a Closed conversation; a record work item is its case."""
-    actions.conversation_end(conversation=contact_chat, agent=agent)
-    actions.conversation_close_session(conversation=contact_chat, agent=agent)
+    conversation_end(conversation=contact_chat, agent=agent)
+    conversation_close_session(conversation=contact_chat, agent=agent)
     with pytest.raises(IllegalTransition, match="Cannot create a case for it: the conversation is Closed."):
-        actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Too late")
+        conversation_case_create(conversation=contact_chat, actor=agent, title="Too late")
     record = make_conversation(make_workstream(Channel.CASE), case=make_case())
-    actions.conversation_pick(conversation=record, agent=agent)
+    conversation_pick(conversation=record, agent=agent)
     with pytest.raises(InvalidInput, match="is its case"):
-        actions.conversation_case_create(conversation=record, actor=agent, title="Another")
+        conversation_case_create(conversation=record, actor=agent, title="Another")
     assert Case.objects.count() == 1
 
 
@@ -121,8 +130,8 @@ def test_agent_links_an_active_case_of_the_same_customer(contact_chat, contact, 
     """REC-1: the contact's own cases and their account's can be linked; the link is recorded."""
     own = make_case("Own case", contact=contact)
     accounts = make_case("Account's case", account=contact.account)
-    actions.conversation_case_link(conversation=contact_chat, case=own, actor=agent)
-    actions.conversation_case_link(conversation=contact_chat, case=accounts, actor=agent)
+    conversation_case_link(conversation=contact_chat, case=own, actor=agent)
+    conversation_case_link(conversation=contact_chat, case=accounts, actor=agent)
     contact_chat.refresh_from_db()
     assert contact_chat.case == accounts
     first, second = case_events(contact_chat)
@@ -138,14 +147,14 @@ def test_linking_refuses_other_customers_inactive_and_already_linked_cases(
     resolved = make_case("Done", contact=contact, status=CaseStatus.RESOLVED)
     own = make_case("Own", contact=contact)
     with pytest.raises(NotPermitted, match="belongs to another customer"):
-        actions.conversation_case_link(conversation=contact_chat, case=stranger, actor=agent)
+        conversation_case_link(conversation=contact_chat, case=stranger, actor=agent)
     with pytest.raises(ConversationError, match="“Done” is Resolved; only active cases can be linked"):
-        actions.conversation_case_link(conversation=contact_chat, case=resolved, actor=agent)
+        conversation_case_link(conversation=contact_chat, case=resolved, actor=agent)
     with pytest.raises(NotPermitted, match="belongs to another customer"):
-        actions.conversation_case_link(conversation=active_chat, case=own, actor=agent)  # an anonymous visitor
-    actions.conversation_case_link(conversation=contact_chat, case=own, actor=agent)
+        conversation_case_link(conversation=active_chat, case=own, actor=agent)  # an anonymous visitor
+    conversation_case_link(conversation=contact_chat, case=own, actor=agent)
     with pytest.raises(InvalidInput, match="already linked"):
-        actions.conversation_case_link(conversation=contact_chat, case=own, actor=agent)
+        conversation_case_link(conversation=contact_chat, case=own, actor=agent)
     assert len(case_events(contact_chat)) == 1
 
 
@@ -154,7 +163,7 @@ def test_case_change_is_pushed_after_commit(contact_chat, agent, django_capture_
     sent = []
     monkeypatch.setattr("omnichannel.conversations.pushes._send", sent.extend)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Pushed")
+        conversation_case_create(conversation=contact_chat, actor=agent, title="Pushed")
         assert sent == []
     for callback in callbacks:
         callback()
@@ -170,8 +179,8 @@ def test_case_change_is_pushed_after_commit(contact_chat, agent, django_capture_
 def test_agent_edits_the_title_and_status_of_their_case(contact_chat, agent, make_case, contact):
     """REC-1: title and status change together; the conversation's timeline records what changed."""
     case = make_case("Old title", contact=contact)
-    actions.conversation_case_link(conversation=contact_chat, case=case, actor=agent)
-    actions.case_update(case=case, actor=agent, title="New title", status=CaseStatus.CANCELLED)
+    conversation_case_link(conversation=contact_chat, case=case, actor=agent)
+    case_update(case=case, actor=agent, title="New title", status=CaseStatus.CANCELLED)
     case.refresh_from_db()
     assert (case.title, case.status) == ("New title", CaseStatus.CANCELLED)
     event = case_events(contact_chat)[-1]
@@ -182,8 +191,8 @@ def test_agent_edits_the_title_and_status_of_their_case(contact_chat, agent, mak
 
 def test_saving_an_unchanged_case_records_nothing(contact_chat, agent):
     """REC-1: no change, no event."""
-    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Same")
-    actions.case_update(case=case, actor=agent, title="Same", status=CaseStatus.ACTIVE)
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Same")
+    case_update(case=case, actor=agent, title="Same", status=CaseStatus.ACTIVE)
     assert len(case_events(contact_chat)) == 1
 
 
@@ -193,19 +202,19 @@ def test_saving_an_unchanged_case_records_nothing(contact_chat, agent):
 )
 def test_bad_case_edits_are_refused(contact_chat, agent, title, status, error):
     """REC-1: bad input gets a clear error and changes nothing."""
-    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Keep me")
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Keep me")
     with pytest.raises(InvalidInput, match=error):
-        actions.case_update(case=case, actor=agent, title=title, status=status)
+        case_update(case=case, actor=agent, title=title, status=status)
     case.refresh_from_db()
     assert (case.title, case.status) == ("Keep me", CaseStatus.ACTIVE)
 
 
 def test_only_the_cases_agents_or_a_supervisor_edit_it(contact_chat, agent, other_agent, supervisor):
     """REC-1, SEC-1: an agent with no conversation of the case is refused."""
-    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Mine")
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Mine")
     with pytest.raises(NotPermitted):
-        actions.case_update(case=case, actor=other_agent, title="Theirs", status=CaseStatus.ACTIVE)
-    actions.case_update(case=case, actor=supervisor, title="Supervised", status=CaseStatus.ACTIVE)
+        case_update(case=case, actor=other_agent, title="Theirs", status=CaseStatus.ACTIVE)
+    case_update(case=case, actor=supervisor, title="Supervised", status=CaseStatus.ACTIVE)
     case.refresh_from_db()
     assert case.title == "Supervised"
 
@@ -217,13 +226,13 @@ def test_making_the_case_inactive_and_closing_the_session_closes_the_record(
     resolved case made active again keeps it open."""
     case = make_case("Reactivated")
     record = make_conversation(make_workstream(Channel.CASE), case=case)
-    actions.conversation_pick(conversation=record, agent=agent)
-    actions.case_resolve(case=case, actor=agent)
-    actions.case_update(case=case, actor=agent, title=case.title, status=CaseStatus.ACTIVE)
+    conversation_pick(conversation=record, agent=agent)
+    case_resolve(case=case, actor=agent)
+    case_update(case=case, actor=agent, title=case.title, status=CaseStatus.ACTIVE)
     with pytest.raises(IllegalTransition, match="Resolve or deactivate the case first"):
-        actions.conversation_close_session(conversation=record, agent=agent)
-    actions.case_update(case=case, actor=agent, title=case.title, status=CaseStatus.CANCELLED)
-    actions.conversation_close_session(conversation=record, agent=agent)
+        conversation_close_session(conversation=record, agent=agent)
+    case_update(case=case, actor=agent, title=case.title, status=CaseStatus.CANCELLED)
+    conversation_close_session(conversation=record, agent=agent)
     record.refresh_from_db()
     assert record.state == State.CLOSED
     assert [e.detail.get("status_label") for e in case_events(record)] == ["Resolved", "Active", "Cancelled"]
@@ -233,10 +242,10 @@ def test_resolving_twice_is_refused(make_workstream, make_conversation, agent, m
     """ST-6: only an active case can be resolved."""
     case = make_case("Once")
     record = make_conversation(make_workstream(Channel.CASE), case=case)
-    actions.conversation_pick(conversation=record, agent=agent)
-    actions.case_resolve(case=case, actor=agent)
+    conversation_pick(conversation=record, agent=agent)
+    case_resolve(case=case, actor=agent)
     with pytest.raises(ConversationError, match="is not active"):
-        actions.case_resolve(case=case, actor=agent)
+        case_resolve(case=case, actor=agent)
 
 
 # --- cases as record work items (MSG-2) -----------------------------------------------------
@@ -250,8 +259,8 @@ def test_a_case_becomes_a_record_work_item_routed_like_any_other(contact_chat, a
     cases = make_workstream(Channel.CASE)
     rule = RoutingRule.objects.create(workstream=cases, name="Invoices", queue=other_queue)
     RoutingCondition.objects.create(rule=rule, field="customer", key="case_title", operator="contains", value="nvoice")
-    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Invoice wrong")
-    record = actions.case_route(case=case, actor=agent, workstream=cases)
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Invoice wrong")
+    record = case_route(case=case, actor=agent, workstream=cases)
     assert (record.state, record.queue, record.case, record.contact) == (
         State.OPEN,
         other_queue,
@@ -265,18 +274,18 @@ def test_a_case_becomes_a_record_work_item_routed_like_any_other(contact_chat, a
 def test_routing_a_case_is_refused_clearly(contact_chat, agent, other_agent, make_workstream, sms_workstream):
     """MSG-2: not to a non-case workstream, not twice, not for inactive cases, not by strangers."""
     cases = make_workstream(Channel.CASE)
-    case = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Route me")
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Route me")
     with pytest.raises(InvalidInput, match="does not handle cases"):
-        actions.case_route(case=case, actor=agent, workstream=sms_workstream)
+        case_route(case=case, actor=agent, workstream=sms_workstream)
     with pytest.raises(NotPermitted):
-        actions.case_route(case=case, actor=other_agent, workstream=cases)
-    actions.case_route(case=case, actor=agent, workstream=cases)
+        case_route(case=case, actor=other_agent, workstream=cases)
+    case_route(case=case, actor=agent, workstream=cases)
     with pytest.raises(ConversationError, match="already a work item"):
-        actions.case_route(case=case, actor=agent, workstream=cases)
-    other = actions.conversation_case_create(conversation=contact_chat, actor=agent, title="Done already")
-    actions.case_resolve(case=other, actor=agent)
+        case_route(case=case, actor=agent, workstream=cases)
+    other = conversation_case_create(conversation=contact_chat, actor=agent, title="Done already")
+    case_resolve(case=other, actor=agent)
     with pytest.raises(ConversationError, match="only active cases become work items"):
-        actions.case_route(case=other, actor=agent, workstream=cases)
+        case_route(case=other, actor=agent, workstream=cases)
     assert case.conversations.filter(workstream=cases).count() == 1
 
 
@@ -285,7 +294,7 @@ def test_linking_another_customers_case_never_names_it(contact_chat, agent, make
     for status in (CaseStatus.ACTIVE, CaseStatus.RESOLVED):
         stranger = make_case("Secret merger", status=status)
         with pytest.raises(NotPermitted) as refused:
-            actions.conversation_case_link(conversation=contact_chat, case=stranger, actor=agent)
+            conversation_case_link(conversation=contact_chat, case=stranger, actor=agent)
         assert "Secret merger" not in str(refused.value)
         assert "belongs to another customer" in str(refused.value)
     assert case_events(contact_chat) == []

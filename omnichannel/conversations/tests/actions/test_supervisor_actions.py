@@ -6,7 +6,24 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from omnichannel.conversations import actions, groups, worker
+from omnichannel.conversations import groups, worker
+from omnichannel.conversations.actions.assignment import conversation_pick
+from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
+from omnichannel.conversations.actions.messages import Post, message_post, messages_post
+from omnichannel.conversations.actions.supervision import (
+    conversation_assign,
+    conversation_assign_to_queue,
+    conversation_force_close,
+    conversation_monitor,
+    conversation_supervisor_join,
+    conversation_supervisor_leave,
+)
+from omnichannel.conversations.actions.transfers import (
+    conversation_transfer_accept,
+    conversation_transfer_reject,
+    conversation_transfer_request,
+    conversation_transfer_to_queue,
+)
 from omnichannel.conversations.errors import CapacityExceeded, ConcurrentChange, ConversationError, NotPermitted
 from omnichannel.conversations.models import Conversation, Message, SenderRole
 from omnichannel.conversations.selectors import capacity_in_use, supervisor_actions_for
@@ -86,12 +103,12 @@ def test_disabled_switch_refuses_on_the_server(active_chat, supervisor, other_ag
     setattr(workstream, switch, False)
     workstream.save()
     run = {
-        "monitor": lambda: actions.conversation_monitor(conversation=active_chat, actor=supervisor),
-        "transfer": lambda: actions.conversation_transfer_request(
+        "monitor": lambda: conversation_monitor(conversation=active_chat, actor=supervisor),
+        "transfer": lambda: conversation_transfer_request(
             conversation=active_chat, to_agent=other_agent, actor=supervisor
         ),
-        "force_close": lambda: actions.conversation_force_close(conversation=active_chat, actor=supervisor),
-        "transfer_to_queue": lambda: actions.conversation_transfer_to_queue(
+        "force_close": lambda: conversation_force_close(conversation=active_chat, actor=supervisor),
+        "transfer_to_queue": lambda: conversation_transfer_to_queue(
             conversation=active_chat, queue=other_queue, actor=supervisor
         ),
     }[act]
@@ -108,9 +125,9 @@ def test_disabled_assign_refuses_agent_and_queue(open_chat, supervisor, agent, o
     open_chat.workstream.save()
     before = unchanged(open_chat)
     with pytest.raises(NotPermitted, match="not let supervisors assign"):
-        actions.conversation_assign(conversation=open_chat, agent=agent, actor=supervisor)
+        conversation_assign(conversation=open_chat, agent=agent, actor=supervisor)
     with pytest.raises(NotPermitted, match="not let supervisors assign"):
-        actions.conversation_assign_to_queue(conversation=open_chat, queue=other_queue, actor=supervisor)
+        conversation_assign_to_queue(conversation=open_chat, queue=other_queue, actor=supervisor)
     assert unchanged(open_chat) == before
 
 
@@ -118,10 +135,10 @@ def test_agents_cannot_take_supervisor_actions(active_chat, other_agent, agent):
     """SEC-1, SUP-3 to SUP-7: an agent who is not a supervisor is refused every supervisor action."""
     before = unchanged(active_chat)
     for run in (
-        lambda: actions.conversation_monitor(conversation=active_chat, actor=other_agent),
-        lambda: actions.conversation_supervisor_join(conversation=active_chat, actor=other_agent),
-        lambda: actions.conversation_force_close(conversation=active_chat, actor=other_agent),
-        lambda: actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=agent),
+        lambda: conversation_monitor(conversation=active_chat, actor=other_agent),
+        lambda: conversation_supervisor_join(conversation=active_chat, actor=other_agent),
+        lambda: conversation_force_close(conversation=active_chat, actor=other_agent),
+        lambda: conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=agent),
     ):
         with pytest.raises(NotPermitted, match="Only a supervisor"):
             run()
@@ -135,7 +152,7 @@ def test_monitor_records_an_event_and_moves_nothing(active_chat, supervisor):
     """SUP-3: monitoring an Active conversation is an event with the supervisor as actor; state,
     agent and version stay as they were (watching fails nobody's claim)."""
     version = Conversation.objects.get(pk=active_chat.pk).version
-    event = actions.conversation_monitor(conversation=active_chat, actor=supervisor)
+    event = conversation_monitor(conversation=active_chat, actor=supervisor)
     assert (event.action, event.actor, event.from_state, event.to_state) == ("monitor", supervisor, "active", "active")
     row = Conversation.objects.get(pk=active_chat.pk)
     assert (row.state, row.version) == (State.ACTIVE, version)
@@ -147,21 +164,21 @@ def test_monitor_refused_for_open_records_and_own_conversations(
     """SUP-3: not Open work (the refusal names the state), not records, not a conversation
     assigned to the supervisor."""
     with pytest.raises(ConversationError, match="Cannot monitor it: the conversation is Open"):
-        actions.conversation_monitor(conversation=open_chat, actor=supervisor)
+        conversation_monitor(conversation=open_chat, actor=supervisor)
     case = make_conversation(make_workstream(Channel.CASE))
-    actions.conversation_pick(conversation=case, agent=supervisor)
+    conversation_pick(conversation=case, agent=supervisor)
     with pytest.raises(ConversationError, match="Not possible for Record conversations"):
-        actions.conversation_monitor(conversation=case, actor=supervisor)
-    actions.conversation_pick(conversation=open_chat, agent=supervisor)
+        conversation_monitor(conversation=case, actor=supervisor)
+    conversation_pick(conversation=open_chat, agent=supervisor)
     with pytest.raises(NotPermitted, match="assigned to you"):
-        actions.conversation_monitor(conversation=open_chat, actor=supervisor)
+        conversation_monitor(conversation=open_chat, actor=supervisor)
     assert not open_chat.events.filter(action="monitor").exists()
 
 
 def test_monitor_wrap_up(active_chat, agent, supervisor):
     """SUP-3: Wrap-up conversations can be monitored too."""
-    actions.conversation_end(conversation=active_chat, agent=agent)
-    assert actions.conversation_monitor(conversation=active_chat, actor=supervisor).to_state == State.WRAP_UP
+    conversation_end(conversation=active_chat, agent=agent)
+    assert conversation_monitor(conversation=active_chat, actor=supervisor).to_state == State.WRAP_UP
 
 
 # --- SUP-4: join and leave --------------------------------------------------------------------
@@ -172,33 +189,33 @@ def test_join_notifies_both_sides_then_the_supervisor_writes_and_leaves(active_c
     that customer and agent both receive; the supervisor's messages go to both; leaving is a
     notice too, and then writing is refused again."""
     with pytest.raises(NotPermitted, match="Join the chat"):
-        actions.message_post(
+        message_post(
             conversation=active_chat, sender_role=SenderRole.SUPERVISOR, sender=supervisor, body="Hello"
         )
-    event = actions.conversation_supervisor_join(conversation=active_chat, actor=supervisor)
+    event = conversation_supervisor_join(conversation=active_chat, actor=supervisor)
     assert (event.action, event.actor) == ("supervisor_join", supervisor)
     assert notices(active_chat)[-1] == "Sofie (supervisor) joined the chat"
     with pytest.raises(ConversationError, match="already in this chat"):
-        actions.conversation_supervisor_join(conversation=active_chat, actor=supervisor)
+        conversation_supervisor_join(conversation=active_chat, actor=supervisor)
 
-    message = actions.message_post(
+    message = message_post(
         conversation=active_chat, sender_role=SenderRole.SUPERVISOR, sender=supervisor, body="I can help here."
     )
     assert (message.sender_role, message.sender) == (SenderRole.SUPERVISOR, supervisor)
     # The chat sockets' batched path applies the same rule.
-    posted = actions.messages_post(
-        posts=[actions.Post(active_chat.pk, SenderRole.SUPERVISOR, "Batched", sender=supervisor, idempotency_key="k")]
+    posted = messages_post(
+        posts=[Post(active_chat.pk, SenderRole.SUPERVISOR, "Batched", sender=supervisor, idempotency_key="k")]
     )
     assert posted[0].message is not None
 
-    actions.conversation_supervisor_leave(conversation=active_chat, actor=supervisor)
+    conversation_supervisor_leave(conversation=active_chat, actor=supervisor)
     assert notices(active_chat)[-1] == "Sofie (supervisor) left the chat"
-    posted = actions.messages_post(
-        posts=[actions.Post(active_chat.pk, SenderRole.SUPERVISOR, "After", sender=supervisor, idempotency_key="k2")]
+    posted = messages_post(
+        posts=[Post(active_chat.pk, SenderRole.SUPERVISOR, "After", sender=supervisor, idempotency_key="k2")]
     )
     assert posted[0].error == "Join the chat before writing in it."
     with pytest.raises(ConversationError, match="not joined"):
-        actions.conversation_supervisor_leave(conversation=active_chat, actor=supervisor)
+        conversation_supervisor_leave(conversation=active_chat, actor=supervisor)
 
 
 def test_join_leave_and_force_close_tell_both_sides_on_every_channel(
@@ -206,24 +223,24 @@ def test_join_leave_and_force_close_tell_both_sides_on_every_channel(
 ):
     """SUP-4, SUP-7: SMS and WhatsApp customers and agents are told of a supervisor joining and
     leaving, and a call's participants that a supervisor ended it, as live chat's are."""
-    actions.conversation_supervisor_join(conversation=active_sms, actor=supervisor)
-    actions.conversation_supervisor_leave(conversation=active_sms, actor=supervisor)
-    actions.conversation_force_close(conversation=active_sms, actor=supervisor)
+    conversation_supervisor_join(conversation=active_sms, actor=supervisor)
+    conversation_supervisor_leave(conversation=active_sms, actor=supervisor)
+    conversation_force_close(conversation=active_sms, actor=supervisor)
     assert notices(active_sms) == [
         "Sofie (supervisor) joined the chat",
         "Sofie (supervisor) left the chat",
         "A supervisor ended the chat",
     ]
     call = make_conversation(make_workstream(Channel.VOICE))
-    actions.conversation_pick(conversation=call, agent=agent)
-    actions.conversation_force_close(conversation=call, actor=supervisor)
+    conversation_pick(conversation=call, agent=agent)
+    conversation_force_close(conversation=call, actor=supervisor)
     assert notices(call) == ["A supervisor ended the chat"]
 
 
 def test_join_refused_unless_active(open_chat, supervisor):
     """SUP-4: joining needs a chat an agent is working in."""
     with pytest.raises(ConversationError, match="Cannot join it: the conversation is Open"):
-        actions.conversation_supervisor_join(conversation=open_chat, actor=supervisor)
+        conversation_supervisor_join(conversation=open_chat, actor=supervisor)
 
 
 # --- SUP-5: assign ----------------------------------------------------------------------------
@@ -232,12 +249,12 @@ def test_join_refused_unless_active(open_chat, supervisor):
 def test_assign_open_conversation_to_an_agent(open_chat, supervisor, agent):
     """SUP-5: an Open, unassigned conversation goes to an eligible agent, Active and accepted;
     the event names the supervisor."""
-    event = actions.conversation_assign(conversation=open_chat, agent=agent, actor=supervisor)
+    event = conversation_assign(conversation=open_chat, agent=agent, actor=supervisor)
     open_chat.refresh_from_db()
     assert (open_chat.state, open_chat.primary_agent, event.actor) == (State.ACTIVE, agent, supervisor)
     assert used(agent) == 10
     with pytest.raises(ConversationError, match="Cannot assign it: the conversation is Active"):
-        actions.conversation_assign(conversation=open_chat, agent=agent, actor=supervisor)
+        conversation_assign(conversation=open_chat, agent=agent, actor=supervisor)
 
 
 def test_assign_override_of_presence_and_capacity_records_units_over(
@@ -248,16 +265,16 @@ def test_assign_override_of_presence_and_capacity_records_units_over(
     away = make_agent(presence="away")
     first = make_conversation(chat_workstream)
     with pytest.raises(NotPermitted, match="which this workstream does not allow"):
-        actions.conversation_assign(conversation=first, agent=away, actor=supervisor)
-    actions.conversation_assign(conversation=first, agent=away, actor=supervisor, override=True)
+        conversation_assign(conversation=first, agent=away, actor=supervisor)
+    conversation_assign(conversation=first, agent=away, actor=supervisor, override=True)
     assert Conversation.objects.get(pk=first.pk).primary_agent == away
 
     full = make_agent(capacity=15)
-    actions.conversation_assign(conversation=make_conversation(chat_workstream), agent=full, actor=supervisor)
+    conversation_assign(conversation=make_conversation(chat_workstream), agent=full, actor=supervisor)
     second = make_conversation(chat_workstream)
     with pytest.raises(CapacityExceeded, match="5 free capacity units; this conversation needs 10"):
-        actions.conversation_assign(conversation=second, agent=full, actor=supervisor)
-    event = actions.conversation_assign(conversation=second, agent=full, actor=supervisor, override=True)
+        conversation_assign(conversation=second, agent=full, actor=supervisor)
+    event = conversation_assign(conversation=second, agent=full, actor=supervisor, override=True)
     assert event.detail["units_over_capacity"] == 5
     assert used(full) == 20
     assert Conversation.objects.get(pk=second.pk).capacity_override
@@ -266,8 +283,8 @@ def test_assign_override_of_presence_and_capacity_records_units_over(
 def test_assign_to_another_queue(open_chat, supervisor, other_queue, queue):
     """SUP-5: to another queue, where it stays Open; not to the queue it is in."""
     with pytest.raises(ConversationError, match="already in the queue"):
-        actions.conversation_assign_to_queue(conversation=open_chat, queue=queue, actor=supervisor)
-    event = actions.conversation_assign_to_queue(conversation=open_chat, queue=other_queue, actor=supervisor)
+        conversation_assign_to_queue(conversation=open_chat, queue=queue, actor=supervisor)
+    event = conversation_assign_to_queue(conversation=open_chat, queue=other_queue, actor=supervisor)
     open_chat.refresh_from_db()
     assert (open_chat.state, open_chat.queue, event.actor) == (State.OPEN, other_queue, supervisor)
     assert event.detail["to_queue"] == other_queue.name
@@ -279,7 +296,7 @@ def test_assign_to_another_queue(open_chat, supervisor, other_queue, queue):
 def test_transfer_accepted_makes_the_first_agent_a_consultant(active_chat, supervisor, agent, other_agent):
     """SUP-6: the second agent gets the transfer and accepts: they are primary with the capacity,
     the first agent a consultant who can still write; every step is an event with its actor."""
-    request = actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    request = conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
     assert (request.action, request.actor, request.detail["to_agent"]) == (
         "transfer_request",
         supervisor,
@@ -288,33 +305,33 @@ def test_transfer_accepted_makes_the_first_agent_a_consultant(active_chat, super
     row = Conversation.objects.get(pk=active_chat.pk)
     assert (row.primary_agent, row.transfer_agent) == (agent, other_agent)
     with pytest.raises(ConversationError, match="already waiting"):
-        actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+        conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
     with pytest.raises(NotPermitted, match="No transfer"):
-        actions.conversation_transfer_accept(conversation=active_chat, agent=agent)
+        conversation_transfer_accept(conversation=active_chat, agent=agent)
 
-    accept = actions.conversation_transfer_accept(conversation=active_chat, agent=other_agent)
+    accept = conversation_transfer_accept(conversation=active_chat, agent=other_agent)
     row = Conversation.objects.get(pk=active_chat.pk)
     assert (row.state, row.primary_agent, row.transfer_agent) == (State.ACTIVE, other_agent, None)
     assert list(row.consultants.all()) == [agent]
     assert (accept.actor, accept.detail["from_agent"]) == (other_agent, agent.pk)
     assert (used(agent), used(other_agent)) == (0, 10)
     assert notices(active_chat)[-1] == "Bo joined the chat"
-    actions.message_post(conversation=row, sender_role=SenderRole.AGENT, sender=agent, body="Still here to help")
+    message_post(conversation=row, sender_role=SenderRole.AGENT, sender=agent, body="Still here to help")
 
 
 def test_transfer_rejected_or_timed_out_stays_where_it_was(active_sms, supervisor, agent, other_agent):
     """SUP-6: on Reject, and on timeout (applied by the worker), the conversation stays with the
     first agent, and the outcome is on the timeline for the supervisor."""
-    actions.conversation_transfer_request(conversation=active_sms, to_agent=other_agent, actor=supervisor)
-    actions.conversation_transfer_reject(conversation=active_sms, agent=other_agent)
+    conversation_transfer_request(conversation=active_sms, to_agent=other_agent, actor=supervisor)
+    conversation_transfer_reject(conversation=active_sms, agent=other_agent)
     row = Conversation.objects.get(pk=active_sms.pk)
     assert (row.state, row.primary_agent, row.transfer_agent, used(agent)) == (State.ACTIVE, agent, None, 10)
 
-    actions.conversation_transfer_request(conversation=active_sms, to_agent=other_agent, actor=supervisor)
+    conversation_transfer_request(conversation=active_sms, to_agent=other_agent, actor=supervisor)
     assert worker.expire_transfers(timezone.now()) == 0  # not yet due
     Conversation.objects.filter(pk=active_sms.pk).update(transfer_expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(ConversationError, match="timed out"):
-        actions.conversation_transfer_accept(conversation=active_sms, agent=other_agent)
+        conversation_transfer_accept(conversation=active_sms, agent=other_agent)
     assert worker.expire_transfers(timezone.now()) == 1
     row = Conversation.objects.get(pk=active_sms.pk)
     assert (row.primary_agent, row.transfer_agent) == (agent, None)
@@ -331,15 +348,15 @@ def test_a_pending_transfer_can_be_rejected_or_time_out_after_an_escalation(
 ):
     """SUP-6: escalating to a call stops a transfer being accepted, never being rejected or timing
     out: those need only an Active or Waiting conversation."""
-    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
     Conversation.objects.filter(pk=active_chat.pk).update(escalated_at=timezone.now())
     with pytest.raises(ConversationError, match="escalated to a voice or video call"):
-        actions.conversation_transfer_accept(conversation=active_chat, agent=other_agent)
-    assert actions.conversation_transfer_reject(conversation=active_chat, agent=other_agent).action == "transfer_reject"
+        conversation_transfer_accept(conversation=active_chat, agent=other_agent)
+    assert conversation_transfer_reject(conversation=active_chat, agent=other_agent).action == "transfer_reject"
 
     second = make_conversation(chat_workstream)
-    actions.conversation_pick(conversation=second, agent=agent)
-    actions.conversation_transfer_request(conversation=second, to_agent=other_agent, actor=supervisor)
+    conversation_pick(conversation=second, agent=agent)
+    conversation_transfer_request(conversation=second, to_agent=other_agent, actor=supervisor)
     Conversation.objects.filter(pk=second.pk).update(
         escalated_at=timezone.now(), transfer_expires_at=timezone.now() - timedelta(seconds=1)
     )
@@ -349,9 +366,9 @@ def test_a_pending_transfer_can_be_rejected_or_time_out_after_an_escalation(
 
 def test_transfer_of_a_waiting_conversation(active_sms, supervisor, agent, other_agent):
     """SUP-6: a Waiting messaging conversation is transferred too, and stays Waiting with the new agent."""
-    actions.conversation_close_session(conversation=active_sms, agent=agent)
-    actions.conversation_transfer_request(conversation=active_sms, to_agent=other_agent, actor=supervisor)
-    actions.conversation_transfer_accept(conversation=active_sms, agent=other_agent)
+    conversation_close_session(conversation=active_sms, agent=agent)
+    conversation_transfer_request(conversation=active_sms, to_agent=other_agent, actor=supervisor)
+    conversation_transfer_accept(conversation=active_sms, agent=other_agent)
     row = Conversation.objects.get(pk=active_sms.pk)
     assert (row.state, row.primary_agent, used(other_agent)) == (State.WAITING, other_agent, 0)
 
@@ -363,32 +380,32 @@ def test_transfer_refusals(active_chat, supervisor, agent, make_agent, other_que
     away = make_agent(presence="away", first_name="Dan")
     before = unchanged(active_chat)
     with pytest.raises(NotPermitted, match="not a member of the queue"):
-        actions.conversation_transfer_request(conversation=active_chat, to_agent=stranger, actor=supervisor)
+        conversation_transfer_request(conversation=active_chat, to_agent=stranger, actor=supervisor)
     with pytest.raises(NotPermitted, match="which this workstream does not allow"):
-        actions.conversation_transfer_request(conversation=active_chat, to_agent=away, actor=supervisor)
+        conversation_transfer_request(conversation=active_chat, to_agent=away, actor=supervisor)
     with pytest.raises(ConversationError, match="already has this conversation"):
-        actions.conversation_transfer_request(conversation=active_chat, to_agent=agent, actor=supervisor)
+        conversation_transfer_request(conversation=active_chat, to_agent=agent, actor=supervisor)
     Conversation.objects.filter(pk=active_chat.pk).update(escalated_at=timezone.now())
     with pytest.raises(ConversationError, match="escalated to a voice or video call"):
-        actions.conversation_transfer_request(conversation=active_chat, to_agent=supervisor, actor=supervisor)
+        conversation_transfer_request(conversation=active_chat, to_agent=supervisor, actor=supervisor)
     assert unchanged(active_chat) == before
     call = make_conversation(make_workstream(Channel.VOICE))
-    actions.conversation_pick(conversation=call, agent=agent)
+    conversation_pick(conversation=call, agent=agent)
     with pytest.raises(ConversationError, match="Not possible for Voice conversations"):
-        actions.conversation_transfer_request(conversation=call, to_agent=supervisor, actor=supervisor)
+        conversation_transfer_request(conversation=call, to_agent=supervisor, actor=supervisor)
     waiting_for_agent = make_conversation(make_workstream(Channel.SMS))
     with pytest.raises(ConversationError, match="the conversation is Open"):
-        actions.conversation_transfer_request(conversation=waiting_for_agent, to_agent=agent, actor=supervisor)
+        conversation_transfer_request(conversation=waiting_for_agent, to_agent=agent, actor=supervisor)
 
 
 def test_a_move_cancels_a_pending_transfer(active_chat, supervisor, agent, other_agent):
     """SUP-6: if the first agent ends the chat before the second accepts, the transfer lapses
     and its accept is refused naming the state."""
-    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
-    actions.conversation_end(conversation=active_chat, agent=agent)
+    conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    conversation_end(conversation=active_chat, agent=agent)
     assert Conversation.objects.get(pk=active_chat.pk).transfer_agent is None
     with pytest.raises(ConversationError, match="Cannot accept the transfer: the conversation is Wrap-up"):
-        actions.conversation_transfer_accept(conversation=active_chat, agent=other_agent)
+        conversation_transfer_accept(conversation=active_chat, agent=other_agent)
 
 
 def test_a_move_that_cancels_a_transfer_records_it_and_tells_the_second_agent(
@@ -403,21 +420,21 @@ def test_a_move_that_cancels_a_transfer_records_it_and_tells_the_second_agent(
 ):
     """SUP-6: the move that cancels a pending transfer names it in its event, and its push reaches
     the agent the transfer waited for (their Accept and Reject go)."""
-    actions.conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
+    conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
     sent = []
     monkeypatch.setattr("omnichannel.conversations.pushes._send", lambda messages, wake=False: sent.extend(messages))
     with django_capture_on_commit_callbacks(execute=True):
-        event = actions.conversation_end(conversation=active_chat, agent=agent)
+        event = conversation_end(conversation=active_chat, agent=agent)
     assert event.detail["transfer_cancelled_for"] == other_agent.pk
     told = {names[0] for names, payload in sent if payload["type"] == "conversation.changed"}
     assert groups.agent_group(other_agent.pk) in told
     # An answered transfer is no cancellation.
     second = make_conversation(chat_workstream)
-    actions.conversation_pick(conversation=second, agent=agent)
-    actions.conversation_transfer_request(conversation=second, to_agent=other_agent, actor=supervisor)
+    conversation_pick(conversation=second, agent=agent)
+    conversation_transfer_request(conversation=second, to_agent=other_agent, actor=supervisor)
     assert (
         "transfer_cancelled_for"
-        not in actions.conversation_transfer_accept(conversation=second, agent=other_agent).detail
+        not in conversation_transfer_accept(conversation=second, agent=other_agent).detail
     )
 
 
@@ -427,23 +444,23 @@ def test_a_move_that_cancels_a_transfer_records_it_and_tells_the_second_agent(
 def test_force_close_ends_it_and_tells_everyone(active_chat, supervisor, agent):
     """SUP-7: the conversation is Closed, the agent's capacity released, the transcript says a
     supervisor ended it, and the event names the supervisor."""
-    event = actions.conversation_force_close(conversation=active_chat, actor=supervisor)
+    event = conversation_force_close(conversation=active_chat, actor=supervisor)
     row = Conversation.objects.get(pk=active_chat.pk)
     assert (row.state, event.actor, event.action) == (State.CLOSED, supervisor, "force_close")
     assert used(agent) == 0
     assert notices(active_chat)[-1] == "A supervisor ended the chat"
     with pytest.raises(ConversationError, match="Closed conversations are final"):
-        actions.conversation_force_close(conversation=active_chat, actor=supervisor)
+        conversation_force_close(conversation=active_chat, actor=supervisor)
 
 
 def test_force_close_refuses_what_changed_since_the_confirmation(active_sms, supervisor, agent):
     """SUP-7: the confirmation confirms the conversation as it was shown; if it moved meanwhile,
     the force close is refused and the supervisor looks again."""
     seen = Conversation.objects.get(pk=active_sms.pk).version
-    actions.conversation_close_session(conversation=active_sms, agent=agent)
+    conversation_close_session(conversation=active_sms, agent=agent)
     with pytest.raises(ConcurrentChange, match="it is Waiting now"):
-        actions.conversation_force_close(conversation=active_sms, actor=supervisor, seen_version=seen)
-    actions.conversation_force_close(
+        conversation_force_close(conversation=active_sms, actor=supervisor, seen_version=seen)
+    conversation_force_close(
         conversation=active_sms, actor=supervisor, seen_version=Conversation.objects.get(pk=active_sms.pk).version
     )
     assert Conversation.objects.get(pk=active_sms.pk).state == State.CLOSED
@@ -452,6 +469,6 @@ def test_force_close_refuses_what_changed_since_the_confirmation(active_sms, sup
 def test_force_close_refused_for_records(make_workstream, make_conversation, agent, supervisor):
     """SUP-7: voice and messaging conversations only, not records."""
     case = make_conversation(make_workstream(Channel.CASE))
-    actions.conversation_pick(conversation=case, agent=agent)
+    conversation_pick(conversation=case, agent=agent)
     with pytest.raises(ConversationError, match="Not possible for Record conversations"):
-        actions.conversation_force_close(conversation=case, actor=supervisor)
+        conversation_force_close(conversation=case, actor=supervisor)

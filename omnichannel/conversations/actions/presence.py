@@ -1,4 +1,4 @@
-"""The front door for agents' presence and connections (PR-1, PR-2).
+"""Agents' presence and connections (PR-1, PR-2).
 
 An agent is connected while at least one of their sockets (browser tabs) is open and
 heartbeating; the moment the last one goes, `disconnected_at` starts the reconnect clocks
@@ -15,11 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import groups, pushes
-from .errors import InvalidInput, NotPermitted
-from .models import AgentConnection, AgentProfile, Presence, PresenceBase, PresenceChange, PresenceReason
-from .presences import base_presence
-from .selectors import capacity_in_use, connection_fresh_since
+from .. import groups, pushes
+from ..errors import InvalidInput, NotPermitted
+from ..models import AgentConnection, AgentProfile, Presence, PresenceBase, PresenceChange, PresenceReason
+from ..presences import base_presence
+from ..selectors import capacity_in_use
+from .connections import Tracker
 
 
 def _profile_for_update(agent_id: int) -> AgentProfile:
@@ -90,42 +91,30 @@ def agent_capacity_changed(
         _set_presence(profile, profile.presence_before_busy, reason=PresenceReason.CAPACITY_FREED, actor=None, now=now)
 
 
+CONNECTIONS = Tracker(
+    connections=AgentConnection,
+    owner="agent_id",
+    lock=_profile_for_update,
+    owners=lambda agent_id: AgentProfile.objects.filter(user_id=agent_id),
+    gone_since="disconnected_at",
+)
+
+
 def agent_connect(*, agent: AbstractBaseUser, channel_name: str) -> None:
-    """A socket of the agent's opened: they are connected, and any reconnect clock stops.
-    Connect and disconnect both lock the profile first, so they never interleave."""
-    now = timezone.now()
-    with transaction.atomic():
-        _profile_for_update(agent.pk)
-        AgentConnection.objects.update_or_create(
-            channel_name=channel_name, defaults={"agent_id": agent.pk, "last_seen": now}
-        )
-        AgentProfile.objects.filter(user_id=agent.pk).update(disconnected_at=None)
-        pushes.wake_distribution_on_commit()  # a connected agent can be offered work
+    """A socket of the agent's opened: they are connected, and any reconnect clock stops."""
+    CONNECTIONS.connect(owner_id=agent.pk, channel_name=channel_name)
+    pushes.wake_distribution_on_commit()  # a connected agent can be offered work
 
 
 def agent_heartbeat(*, agent: AbstractBaseUser, channel_name: str) -> None:
     """The socket is alive. If a worker counted it as gone meanwhile, it is connected again."""
-    if not AgentConnection.objects.filter(channel_name=channel_name).update(last_seen=timezone.now()):
-        agent_connect(agent=agent, channel_name=channel_name)
+    if not CONNECTIONS.heartbeat(owner_id=agent.pk, channel_name=channel_name):
+        pushes.wake_distribution_on_commit()
 
 
-def agent_disconnect(*, channel_name: str, at: datetime | None = None, stale_before: datetime | None = None) -> None:
-    """A socket closed (or, with `stale_before`, stopped heartbeating before then): when it was
-    the agent's last, start the reconnect clock."""
-    at = at or timezone.now()
-    agent_id = AgentConnection.objects.filter(channel_name=channel_name).values_list("agent_id", flat=True).first()
-    if agent_id is None:
-        return
-    with transaction.atomic():
-        _profile_for_update(agent_id)
-        connection = AgentConnection.objects.filter(channel_name=channel_name)
-        if stale_before is not None:
-            connection = connection.filter(last_seen__lt=stale_before)  # it may have heartbeated since
-        if not connection.delete()[0]:
-            return
-        alive = AgentConnection.objects.filter(agent_id=agent_id, last_seen__gte=connection_fresh_since(timezone.now()))
-        if not alive.exists():
-            AgentProfile.objects.filter(user_id=agent_id, disconnected_at__isnull=True).update(disconnected_at=at)
+def agent_disconnect(*, channel_name: str) -> None:
+    """A socket closed: when it was the agent's last, the reconnect clock starts."""
+    CONNECTIONS.disconnect(channel_name=channel_name)
 
 
 def agent_go_offline(*, profile: AgentProfile, now: datetime) -> bool:

@@ -1,7 +1,7 @@
-"""A live-chat customer's sockets: connected, alive, gone (ST-2, ST-7, ST-21).
+"""The customer's side of a live chat: starting it from the widget (CH-2, ST-24), and its
+sockets: connected, alive, gone (ST-2, ST-7, ST-21).
 
-As with agents, each socket is a row kept fresh by heartbeats, so a server process that died
-without closing its sockets cannot keep a customer connected. When the last one closes, the
+As with agents, each socket is tracked by `connections.Tracker`. When the last one closes, the
 conversation records when; the worker applies the departure only once the workstream's
 customer reconnect timeout has passed with no new socket, because a page reload or a short
 network loss is not a customer leaving (CH-5).
@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import actions
-from .errors import InvalidInput
-from .models import Contact, Conversation, CustomerConnection, Visitor, Workstream
-from .selectors import connection_fresh_since
-from .states import State
+from ..errors import InvalidInput
+from ..models import Contact, Conversation, CustomerConnection, Visitor, Workstream
+from ..states import Channel, State
+from .assignment import conversation_create
+from .connections import Tracker
 
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 MAX_ANSWER_LENGTH = 500
@@ -90,7 +89,7 @@ def customer_chat_start(
     the customer is the contact the identity names or an anonymous "Visitor N", and the
     conversation is routed like any other (RT-1). A customer with a chat still going in
     this workstream, or a persistent one Waiting (ST-24), continues it instead."""
-    if workstream.channel != "live_chat":
+    if workstream.channel != Channel.LIVE_CHAT:
         raise InvalidInput(_("This workstream has no chat."))
     language = language if LANGUAGE.match(language or "") else "en"
     with transaction.atomic():
@@ -110,7 +109,7 @@ def customer_chat_start(
             return ongoing
         cleaned = _clean_answers(workstream, answers if isinstance(answers, dict) else {})
         visitor = visitor or (None if contact else Visitor.objects.create())
-        conversation = actions.conversation_create(
+        conversation = conversation_create(
             workstream=workstream,
             context={
                 "language": language,
@@ -122,51 +121,33 @@ def customer_chat_start(
         )
         # Until the widget's socket opens, the customer counts as gone: a chat started by a
         # browser that never connects is abandoned after the reconnect timeout (ST-2).
-        Conversation.objects.filter(pk=conversation.pk).update(customer_disconnected_at=timezone.now())
+        CONNECTIONS.owners(conversation.pk).update(customer_disconnected_at=timezone.now())
     return conversation
 
 
 def _lock(conversation_id: int) -> None:
-    # Connect and disconnect both lock the conversation first, so they never interleave.
     Conversation.objects.select_for_update(of=("self",)).filter(pk=conversation_id).values_list("pk").first()
+
+
+CONNECTIONS = Tracker(
+    connections=CustomerConnection,
+    owner="conversation_id",
+    lock=_lock,
+    owners=lambda conversation_id: Conversation.objects.filter(pk=conversation_id),
+    gone_since="customer_disconnected_at",
+)
 
 
 def customer_connect(*, conversation_id: int, channel_name: str) -> None:
     """A customer socket opened: the customer is here, and any departure clock stops."""
-    with transaction.atomic():
-        _lock(conversation_id)
-        CustomerConnection.objects.update_or_create(
-            channel_name=channel_name, defaults={"conversation_id": conversation_id, "last_seen": timezone.now()}
-        )
-        Conversation.objects.filter(pk=conversation_id).update(customer_disconnected_at=None)
+    CONNECTIONS.connect(owner_id=conversation_id, channel_name=channel_name)
 
 
 def customer_heartbeat(*, conversation_id: int, channel_name: str) -> None:
     """The socket is alive; if a worker counted it as gone meanwhile, it is connected again."""
-    if not CustomerConnection.objects.filter(channel_name=channel_name).update(last_seen=timezone.now()):
-        customer_connect(conversation_id=conversation_id, channel_name=channel_name)
+    CONNECTIONS.heartbeat(owner_id=conversation_id, channel_name=channel_name)
 
 
-def customer_disconnect(*, channel_name: str, at: datetime | None = None, stale_before: datetime | None = None) -> None:
-    """A socket closed (or, with `stale_before`, went silent before then): when it was the
-    customer's last, the departure clock starts at `at`."""
-    at = at or timezone.now()
-    conversation_id = (
-        CustomerConnection.objects.filter(channel_name=channel_name).values_list("conversation_id", flat=True).first()
-    )
-    if conversation_id is None:
-        return
-    with transaction.atomic():
-        _lock(conversation_id)
-        connection = CustomerConnection.objects.filter(channel_name=channel_name)
-        if stale_before is not None:
-            connection = connection.filter(last_seen__lt=stale_before)  # it may have heartbeated since
-        if not connection.delete()[0]:
-            return
-        alive = CustomerConnection.objects.filter(
-            conversation_id=conversation_id, last_seen__gte=connection_fresh_since(timezone.now())
-        )
-        if not alive.exists():
-            Conversation.objects.filter(pk=conversation_id, customer_disconnected_at__isnull=True).update(
-                customer_disconnected_at=at
-            )
+def customer_disconnect(*, channel_name: str) -> None:
+    """A customer socket closed: when it was the customer's last, the departure clock starts."""
+    CONNECTIONS.disconnect(channel_name=channel_name)
