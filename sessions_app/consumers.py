@@ -18,10 +18,10 @@ from django.template.loader import render_to_string
 
 from omnichannel.conversations import groups
 from omnichannel.conversations.actions.presence import agent_connect, agent_disconnect, agent_heartbeat
-from omnichannel.conversations.chat import StaffChatConsumer
 from omnichannel.conversations.models import Conversation, SenderRole
 from omnichannel.conversations.selectors import conversations_visible_to, is_agent
-from omnichannel.conversations.sockets import Consumer
+from omnichannel.conversations.sockets.base import Consumer
+from omnichannel.conversations.sockets.chat import StaffChatConsumer
 
 from .context_processors import agent_bar_context
 from .models import AgentSession
@@ -108,12 +108,6 @@ class AgentConsumer(Consumer):
     async def message_posted(self, event: dict) -> None:
         if event.get("sender_role") == SenderRole.CUSTOMER:
             await self.send(text_data=await database_sync_to_async(self.render_sessions)())
-
-    async def messages_marked(self, event: dict) -> None:
-        """Read marks are the communication panel's."""
-
-    async def chat_typing(self, event: dict) -> None:
-        """Typing is the communication panel's."""
 
     def render_all(self, *, changed: frozenset[int] = frozenset()) -> str:
         """Offers, presence, the dashboard's streams and the session panel, fresh from the

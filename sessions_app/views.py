@@ -33,7 +33,6 @@ from omnichannel.conversations.selectors import (
     open_work_items,
     transcript,
 )
-from omnichannel.conversations.states import Kind
 
 from . import actions as session_actions
 from .access import agent_required
@@ -65,7 +64,7 @@ def session_pane_context(user, item: SessionItem) -> dict:
     if not item.visible:
         # Transferred or taken over meanwhile: the session stays until closed, its contents go (SEC-1).
         return {"tabs": [], "conversation_gone": True}
-    if conversation is not None and conversation.kind in (Kind.LIVE_CHAT, Kind.MESSAGING):
+    if conversation is not None and conversation.traits.transcript:
         writes = can_write(user, conversation)
         context |= {
             "conversation": conversation,

@@ -18,7 +18,6 @@ from omnichannel.conversations.actions.knowledge import conversation_article_sen
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Conversation
 from omnichannel.conversations.selectors import can_write, conversations_visible_to
-from omnichannel.conversations.states import Kind
 from omnichannel.knowledge.models import Article
 from omnichannel.knowledge.search import article_search, articles_recent, excerpt, search_terms
 
@@ -63,7 +62,7 @@ def search_context(*, user, conversation: Conversation | None, query: str, sent:
         article.excerpt = excerpt(article.body, terms)
     may_send = (
         conversation is not None
-        and conversation.kind in (Kind.LIVE_CHAT, Kind.MESSAGING)
+        and conversation.traits.transcript
         and can_write(user, conversation)
     )
     return {

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 
 from omnichannel.conversations import groups
 from omnichannel.conversations.selectors import is_supervisor
-from omnichannel.conversations.sockets import Consumer
+from omnichannel.conversations.sockets.base import Consumer
 
 from .forms import DashboardFilters
 from .views import dashboard_context

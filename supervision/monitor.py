@@ -4,9 +4,9 @@ supervisor once they joined (the front door refuses them before)."""
 
 from channels.db import database_sync_to_async
 
-from omnichannel.conversations.chat import StaffChatConsumer
 from omnichannel.conversations.models import Conversation, SenderRole
 from omnichannel.conversations.selectors import is_supervisor, supervisor_monitoring
+from omnichannel.conversations.sockets.chat import StaffChatConsumer
 
 
 class SupervisorChatConsumer(StaffChatConsumer):

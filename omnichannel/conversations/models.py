@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .capacity import MAX_WRAP_UP_BLOCK_MINUTES, MIN_WRAP_UP_BLOCK_MINUTES, WrapUpBlock
 from .routing import KEYED_FIELDS, AssignmentMethod, ConditionField, ConditionOperator, PresenceBase
-from .states import CHANNEL_KIND, Action, Channel, Kind, State
+from .states import CHANNEL_TRAITS, Action, Channel, Kind, State, Traits
 
 
 class Presence(models.Model):
@@ -193,8 +193,12 @@ class Workstream(models.Model):
         return self.name
 
     @property
+    def traits(self) -> Traits:
+        return CHANNEL_TRAITS[Channel(self.channel)]
+
+    @property
     def kind(self) -> Kind:
-        return CHANNEL_KIND[Channel(self.channel)]
+        return self.traits.kind
 
     def clean(self) -> None:
         if self.wrap_up_block == WrapUpBlock.MINUTES and self.wrap_up_block_minutes is None:
@@ -463,6 +467,10 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def traits(self) -> Traits:
+        return self.workstream.traits
 
     @property
     def kind(self) -> Kind:

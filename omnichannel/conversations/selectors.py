@@ -26,7 +26,7 @@ from .models import (
     Workstream,
 )
 from .routing import presence_allowed
-from .states import SUPERVISOR_SWITCHES, Action, Channel, Facts, State, supervisor_actions
+from .states import SUPERVISOR_SWITCHES, Action, Channel, Facts, State, channels_where, supervisor_actions
 
 ONGOING = ~Q(state=State.CLOSED)
 SUPERVISOR_SWITCH_NAMES = set(SUPERVISOR_SWITCHES.values())
@@ -198,7 +198,7 @@ def supervisor_monitoring(*, conversation_id: int, user) -> bool:
         Conversation.objects.filter(
             pk=conversation_id, workstream__allow_monitor=True, events__action=Action.MONITOR, events__actor=user
         )
-        .exclude(workstream__channel=Channel.CASE)
+        .filter(workstream__channel__in=channels_where("with_customer"))
         .exclude(primary_agent=user)
         .exists()
     )

@@ -42,13 +42,36 @@ class Channel(TextChoices):
     CASE = "case", _("Case")
 
 
-CHANNEL_KIND = {
-    Channel.LIVE_CHAT: Kind.LIVE_CHAT,
-    Channel.SMS: Kind.MESSAGING,
-    Channel.WHATSAPP: Kind.MESSAGING,
-    Channel.VOICE: Kind.VOICE,
-    Channel.CASE: Kind.RECORD,
+@dataclass(frozen=True)
+class Traits:
+    """What a channel is capable of; every rule and page that depends on the channel reads this."""
+
+    kind: Kind
+    with_customer: bool = True  # a customer is on the other end (not a record): monitored, ended, wrapped up
+    transcript: bool = False  # messages are written in it: the communication panel, article links (KB-1)
+    synchronous: bool = False  # the customer is there live: leaving or hanging up ends it (ST-2, ST-7, ST-21)
+    transferable: bool = False  # a supervisor may transfer it to another agent (SUP-6)
+    calls: bool = False  # the agent can escalate it to a voice or video call (CALL-1)
+
+
+CHANNEL_TRAITS = {
+    Channel.LIVE_CHAT: Traits(Kind.LIVE_CHAT, transcript=True, synchronous=True, transferable=True, calls=True),
+    Channel.SMS: Traits(Kind.MESSAGING, transcript=True, transferable=True),
+    Channel.WHATSAPP: Traits(Kind.MESSAGING, transcript=True, transferable=True),
+    Channel.VOICE: Traits(Kind.VOICE, synchronous=True),
+    Channel.CASE: Traits(Kind.RECORD, with_customer=False),
 }
+KIND_TRAITS = {traits.kind: traits for traits in CHANNEL_TRAITS.values()}
+assert len(KIND_TRAITS) == len(set(CHANNEL_TRAITS.values())), "channels of one kind share their traits"
+
+
+def channels_where(trait: str) -> list[Channel]:
+    """The channels with this trait, for queries."""
+    return [channel for channel, traits in CHANNEL_TRAITS.items() if getattr(traits, trait)]
+
+
+def _kinds(trait: str) -> frozenset[Kind]:
+    return frozenset(kind for kind, traits in KIND_TRAITS.items() if getattr(traits, trait))
 
 
 class Action(TextChoices):
@@ -172,12 +195,13 @@ class IllegalTransition(ConversationError):
 
 
 ALL = frozenset(Kind)
-CHANNELS = frozenset({Kind.LIVE_CHAT, Kind.MESSAGING, Kind.VOICE})
+CHANNELS = _kinds("with_customer")
 CHAT = frozenset({Kind.LIVE_CHAT})
 # The customer can hang up a call as they can end a chat; SMS and WhatsApp have no "end".
-SYNCHRONOUS = frozenset({Kind.LIVE_CHAT, Kind.VOICE})
+SYNCHRONOUS = _kinds("synchronous")
 VOICE = frozenset({Kind.VOICE})
-ASYNC = frozenset({Kind.MESSAGING, Kind.LIVE_CHAT})  # live chat only reaches Waiting when persistent
+# Written conversations can wait for the customer; live chat reaches Waiting only when persistent.
+ASYNC = _kinds("transcript")
 # Monitored (SUP-3) and force closed (SUP-7): every channel, not records.
 SUPERVISED = CHANNELS
 NOT_ACCEPTED = (("accepted", False),)
@@ -224,13 +248,13 @@ RULES: tuple[Rule, ...] = (
     *(Rule("SUP-4", A.SUPERVISOR_LEAVE, s, s, ASYNC) for s in (S.ACTIVE, S.WRAP_UP, S.WAITING, S.OPEN)),
     Rule("SUP-5", A.ASSIGN_TO_QUEUE, S.OPEN, S.OPEN, ALL),
     *(
-        Rule("SUP-6", action, s, s, ASYNC, TRANSFERABLE)
+        Rule("SUP-6", action, s, s, _kinds("transferable"), TRANSFERABLE)
         for action in (A.TRANSFER_REQUEST, A.TRANSFER_ACCEPT)
         for s in (S.ACTIVE, S.WAITING)
     ),
     # A pending transfer can always be declined or lapse, whatever happened to the conversation since.
     *(
-        Rule("SUP-6", action, s, s, ASYNC)
+        Rule("SUP-6", action, s, s, _kinds("transferable"))
         for action in (A.TRANSFER_REJECT, A.TRANSFER_TIMEOUT)
         for s in (S.ACTIVE, S.WAITING)
     ),

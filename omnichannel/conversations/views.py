@@ -13,7 +13,6 @@ from .selectors import (
     is_supervisor,
     transcript,
 )
-from .states import Kind
 
 
 @login_required
@@ -48,7 +47,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         )
     context = conversation_context(user=request.user, pk=pk)
     conversation = context["conversation"]
-    if conversation.kind in (Kind.LIVE_CHAT, Kind.MESSAGING):
+    if conversation.traits.transcript:
         writes = can_write(request.user, conversation)
         context |= {
             "transcript": transcript(conversation),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .consumers import ConversationConsumer
+from .sockets.conversation import ConversationConsumer
 
 websocket_urlpatterns = [
     path("ws/conversations/<int:pk>/", ConversationConsumer.as_asgi()),

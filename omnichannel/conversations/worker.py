@@ -38,7 +38,7 @@ from .models import (
     Queue,
     QueueDepthSample,
 )
-from .states import Channel, State
+from .states import Channel, State, channels_where
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -93,7 +93,7 @@ def return_work_of_disconnected_agents(now: datetime) -> int:
     # Records stay with their agent (no ST-4 row for them); the longest gone come first.
     rows = (
         Conversation.objects.filter(state=State.ACTIVE, primary_agent__agent_profile__disconnected_at__isnull=False)
-        .exclude(workstream__channel=Channel.CASE)
+        .filter(workstream__channel__in=channels_where("with_customer"))
         .select_related("workstream", "primary_agent__agent_profile")
         .order_by("primary_agent__agent_profile__disconnected_at", "pk")
     )

@@ -232,9 +232,9 @@ def _chat_writer_disconnects():
     """The chat writer thread keeps its own database connection; close it after each test so
     the test database can be flushed and dropped."""
     yield
-    from omnichannel.conversations import delivery
+    from omnichannel.conversations.sockets import chat_writer
 
-    delivery.close_connection()
+    chat_writer.close_connection()
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from channels.db import database_sync_to_async
 
 from omnichannel.conversations.actions.ending import conversation_customer_end
 from omnichannel.conversations.actions.live_chat import customer_connect, customer_disconnect, customer_heartbeat
-from omnichannel.conversations.chat import ChatConsumer
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Conversation, SenderRole
+from omnichannel.conversations.sockets.chat import ChatConsumer
 from omnichannel.conversations.states import Channel
 
 from .tokens import read_chat_token

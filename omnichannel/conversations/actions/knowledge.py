@@ -9,7 +9,6 @@ from omnichannel.knowledge.models import Article
 
 from ..errors import InvalidInput
 from ..models import Conversation, Message, SenderRole
-from ..states import Kind
 from .messages import message_post
 
 
@@ -18,7 +17,7 @@ def conversation_article_send(
 ) -> Message:
     """KB-1: the agent sends a published article's title and link (`url`, absolute) into the
     conversation's transcript, as their own message through `message_post`."""
-    if conversation.kind not in (Kind.LIVE_CHAT, Kind.MESSAGING):
+    if not conversation.traits.transcript:
         raise InvalidInput(_("Articles can be sent only in chat and messaging conversations."))
     if not Article.objects.filter(pk=article.pk, published=True).exists():
         raise InvalidInput(_("The article “%(title)s” is not published.") % {"title": article.title})

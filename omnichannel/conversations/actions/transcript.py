@@ -51,7 +51,7 @@ def notice_for(
     """The system notice a move puts in the transcript, unsaved, if any: routing's notices in live
     chat, a supervisor's on every channel but records (SUP-4, SUP-7: both sides are told)."""
     notice = _NOTICES.get(action)
-    if notice is None or conversation.kind == Kind.RECORD:
+    if notice is None or not conversation.traits.with_customer:
         return None
     if conversation.kind != Kind.LIVE_CHAT and notice not in _SUPERVISOR_NOTICES:
         return None

@@ -10,8 +10,8 @@ from channels.testing import WebsocketCommunicator
 
 from omnichannel.asgi import application
 from omnichannel.conversations.actions.messages import message_post
-from omnichannel.conversations.chat import MAX_FRAME_BYTES
 from omnichannel.conversations.models import Conversation, CustomerConnection, Message, SenderRole
+from omnichannel.conversations.sockets.chat import MAX_FRAME_BYTES
 from omnichannel.websockets import websocket_urlpatterns
 from omnichannel.widget.tokens import chat_token
 

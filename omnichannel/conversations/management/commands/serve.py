@@ -26,9 +26,12 @@ class Command(BaseCommand):
         from daphne.access import AccessLogGenerator
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
+        from django.conf import settings
+        from django.utils.module_loading import import_string
 
-        from omnichannel.asgi import application
         from omnichannel.conversations.worker import run_forever
+
+        application = import_string(settings.ASGI_APPLICATION)
 
         def start_worker() -> None:
             if no_worker:

@@ -24,10 +24,11 @@ import time
 from channels.db import database_sync_to_async
 from django.utils.translation import gettext as _
 
-from . import delivery, groups
-from .actions.messages import MAX_MESSAGE_LENGTH, Mark, Post
-from .models import Conversation, Message, SenderRole
-from .sockets import Consumer
+from .. import groups
+from ..actions.messages import MAX_MESSAGE_LENGTH, Mark, Post
+from ..models import Conversation, Message, SenderRole
+from . import chat_writer
+from .base import Consumer
 
 # A frame can hold the longest message, escaped, with room for the rest of the frame.
 MAX_FRAME_BYTES = 6 * MAX_MESSAGE_LENGTH + 1024
@@ -157,7 +158,7 @@ class ChatConsumer(Consumer):
             return
         role, sender = self.sender(conversation_id)
         try:
-            posted = await delivery.post(
+            posted = await chat_writer.post(
                 Post(
                     conversation_id=conversation_id,
                     sender_role=role,
@@ -209,7 +210,7 @@ class ChatConsumer(Consumer):
         )
         if conversation_id in self.subscribed and isinstance(delivered, int) and isinstance(read, int):
             if await self.may_mark(conversation_id):
-                await delivery.mark(Mark(conversation_id, self.customer, delivered, read))
+                await chat_writer.mark(Mark(conversation_id, self.customer, delivered, read))
 
     async def _end(self, content: dict) -> None:
         conversation_id = content.get("conversation")

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections
 
-from .actions.messages import Mark, Post, Posted, messages_mark, messages_post
+from ..actions.messages import Mark, Post, Posted, messages_mark, messages_post
 
 logger = logging.getLogger(__name__)
 MAX_BATCH = 500

@@ -6,7 +6,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from omnichannel.conversations.sockets import Consumer
+from omnichannel.conversations.sockets.base import Consumer
 
 
 class Recorder(Consumer):
@@ -45,3 +45,21 @@ def test_nothing_is_handled_after_the_socket_closed():
 
     async_to_sync(scenario)()
     assert Recorder.handled == [1, 2, "disconnect"]
+
+
+def test_a_socket_ignores_event_types_it_has_no_handler_for():
+    """OPS-1: a group's event for another audience (a type this socket declares no handler for)
+    is ignored, and the socket goes on handling what it does declare."""
+    Recorder.handled = []
+
+    async def scenario():
+        socket = WebsocketCommunicator(Recorder.as_asgi(), "/")
+        assert (await socket.connect())[0]
+        layer = get_channel_layer()
+        await layer.group_send("recorder", {"type": "call.offered", "n": 0})
+        await layer.group_send("recorder", {"type": "note", "n": 1})
+        await asyncio.sleep(0.1)
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+    assert Recorder.handled == [1, "disconnect"]

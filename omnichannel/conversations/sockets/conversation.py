@@ -4,9 +4,9 @@ from channels.db import database_sync_to_async
 from django.http import Http404
 from django.template.loader import render_to_string
 
-from .groups import conversation_group
-from .sockets import Consumer
-from .views import conversation_context
+from ..groups import conversation_group
+from ..views import conversation_context
+from .base import Consumer
 
 
 class ConversationConsumer(Consumer):
@@ -28,15 +28,6 @@ class ConversationConsumer(Consumer):
         html = await self._render()
         if html:
             await self.send(text_data=html)
-
-    async def message_posted(self, event: dict) -> None:
-        """Messages are shown by the live-chat panel; the timeline has nothing to add."""
-
-    async def messages_marked(self, event: dict) -> None:
-        """Read marks are shown by the live-chat panel."""
-
-    async def chat_typing(self, event: dict) -> None:
-        """Typing is shown by the live-chat panel."""
 
     @database_sync_to_async
     def _render(self) -> str:
