@@ -10,7 +10,7 @@ from django.utils import timezone
 from omnichannel.conversations import worker
 from omnichannel.conversations.actions.assignment import conversation_offer, conversation_pick
 from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
-from omnichannel.conversations.actions.presence import CONNECTIONS, agent_connect, agent_disconnect, agent_heartbeat
+from omnichannel.conversations.actions.presence import agent_connect, agent_disconnect, agent_heartbeat
 from omnichannel.conversations.capacity import WrapUpBlock
 from omnichannel.conversations.models import AgentConnection, AgentProfile, Conversation, PresenceBase
 from omnichannel.conversations.states import Channel, State
@@ -119,14 +119,6 @@ def test_a_heartbeat_after_being_counted_gone_reconnects(agent):
     agent_heartbeat(agent=agent, channel_name="slow-tab")
     assert AgentConnection.objects.filter(agent=agent).count() == 1
     assert AgentProfile.objects.get(user=agent).disconnected_at is None
-
-
-def test_a_connection_that_heartbeats_after_being_listed_stale_is_kept(agent):
-    """PR-2: the worker re-checks staleness when it drops a connection."""
-    agent_connect(agent=agent, channel_name="tab")
-    long_ago = timezone.now() - PAST
-    CONNECTIONS.disconnect(channel_name="tab", at=long_ago, stale_before=long_ago)
-    assert AgentConnection.objects.filter(channel_name="tab").exists()
 
 
 def test_sockets_of_a_dead_process_go_stale_and_count_as_disconnected(agent):
