@@ -2,6 +2,7 @@
 continuing a chat, and the pages that carry the widget (CH-1, CH-2, CH-4, ST-24)."""
 
 import json
+import re
 import time
 
 import jwt
@@ -50,6 +51,15 @@ def test_chat_page_shows_the_monitoring_notice_and_the_questions_before_the_chat
     assert "may be monitored and recorded" in html
     assert html.index("may be monitored") < html.index("Start chat")
     assert "What is it about?" in html and "<option>Billing</option>" in html and "Order number" in html
+
+
+def test_widget_draws_its_icons_instead_of_emoji(client, chat_workstream):
+    """CH-1: the launcher's icon is an inline SVG; an emoji shows as an empty box on a machine
+    without an emoji font, so the widget's page has none."""
+    html = client.get(f"/chat/{chat_workstream.widget_key}/").content.decode()
+    launcher = html[html.index('class="widget-launcher"') : html.index("</button>")]
+    assert "<svg" in launcher
+    assert not re.search("[\u2600-\u27bf\U0001f000-\U0001faff]", html)
 
 
 def test_demo_page_embeds_the_snippet(client, chat_workstream):
