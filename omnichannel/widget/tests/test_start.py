@@ -7,10 +7,14 @@ import time
 
 import jwt
 import pytest
+from django.conf import settings
 
 from omnichannel.conversations import actions
+from omnichannel.conversations.actions import MAX_MESSAGE_LENGTH
+from omnichannel.conversations.chat import MAX_FRAME_BYTES, MAX_KEY_LENGTH, ChatConsumer
 from omnichannel.conversations.models import Contact, Conversation, PreChatQuestion
-from omnichannel.widget.tokens import read_chat_token
+from omnichannel.widget.tokens import CHAT_TOKEN_MAX_AGE_DAYS, read_chat_token
+from omnichannel.widget.views import MAX_START_BYTES
 
 pytestmark = pytest.mark.django_db
 
@@ -158,3 +162,12 @@ def test_returning_customer_continues_a_waiting_persistent_chat(client, make_wor
     assert conversation.state == "waiting"
     _, again = start(client, workstream, identity=token)
     assert again["conversation"] == conversation.pk
+
+
+def test_the_protocol_document_states_the_limits_the_code_enforces():
+    """API-1: docs/chat-protocol.md, the integrators' reference, gives the limits as they are."""
+    doc = (settings.BASE_DIR / "docs" / "chat-protocol.md").read_text()
+    assert f"{MAX_FRAME_BYTES:,} characters" in doc and f"1 to {MAX_MESSAGE_LENGTH:,}" in doc
+    assert f"1–{MAX_KEY_LENGTH} characters" in doc and f"at most {MAX_START_BYTES // 1024} KiB" in doc
+    rate = f"{ChatConsumer.burst} messages at once, then {ChatConsumer.per_second:g} a second"
+    assert rate in doc and f"valid for {CHAT_TOKEN_MAX_AGE_DAYS} days" in doc
