@@ -6,6 +6,7 @@ from omnichannel.conversations import views as conversation_views
 
 urlpatterns = [
     path("", conversation_views.home, name="home"),
+    path("favicon.ico", conversation_views.favicon),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("conversations/", include("omnichannel.conversations.urls")),

@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from .models import Conversation
 from .selectors import (
@@ -25,6 +26,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_staff:
         return redirect("admin:index")
     return render(request, "conversations/no_role.html", status=403)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (admin, a JSON answer)."""
+    return redirect(static("favicon.svg"))
 
 
 def conversation_context(*, user, pk: int) -> dict:

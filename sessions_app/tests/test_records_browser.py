@@ -14,6 +14,7 @@ from omnichannel.conversations.models import Case, CaseStatus, Conversation, Mes
 from omnichannel.conversations.states import Channel, State
 from omnichannel.testing.browser import accept_offer, agent_at_home, open_widget, start_chat, wait_until
 from sessions_app import actions as session_actions
+from sessions_app.models import AgentSession
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 TIMEOUT = 15_000
@@ -108,3 +109,48 @@ def test_resolving_the_case_and_closing_the_session_closes_the_record(
     page.locator("#confirm-dialog").get_by_role("button", name="Close session").click()
     expect(page.locator("#session-list .session", has_text=record.title)).to_have_count(0, timeout=TIMEOUT)
     wait_until(lambda: Conversation.objects.get(pk=record.pk).state == State.CLOSED, what="the record closed")
+
+
+def test_a_created_case_leaves_its_title_field_and_draft_empty(new_page, agent, chat_workstream, make_conversation):
+    """REC-1, SES-4: after Create case the title field is empty, and so is its saved draft, so
+    a reload brings nothing back; also when the title's own draft save was still on its way
+    when the case was created (it must not land after the clearing)."""
+    chat = make_conversation(chat_workstream)
+    conversation_pick(conversation=chat, agent=agent)
+    session_actions.session_open(agent=agent, conversation=chat)
+    page = agent_at_home(new_page, agent)
+    held = []
+    holding = True
+
+    def hold(route):
+        if holding:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/sessions/*/drafts/", hold)
+    active = page.locator("#tabpanel-active_conversation")
+    active.get_by_label("New case title").fill("Wrong size delivered")
+    active.get_by_role("button", name="Create case").click()
+    expect(active.get_by_role("link", name="Wrong size delivered")).to_be_visible(timeout=TIMEOUT)
+    expect(active.get_by_label("New case instead")).to_have_value("")
+    page.evaluate("0")  # the route handlers of the saves sent so far have run
+    holding = False
+    title_saves = [route for route in held if "Wrong+size" in (route.request.post_data or "")]
+    assert title_saves, "the title's draft save was sent"
+    # The network may deliver a later save first: any other save sent meanwhile lands before the title's.
+    for route in held:
+        if route not in title_saves:
+            with page.expect_response(lambda response, route=route: response.request == route.request):
+                route.continue_()
+    # Released now, the title's save lands, and the clearing follows it.
+    with page.expect_response(
+        lambda response: "active_conversation%22%3Anull" in (response.request.post_data or ""), timeout=TIMEOUT
+    ):
+        for route in title_saves:
+            route.continue_()
+    assert "active_conversation" not in AgentSession.objects.get(agent=agent, conversation=chat).draft
+    page.reload()
+    expect(page.locator("#tabpanel-active_conversation").get_by_label("New case instead")).to_have_value(
+        "", timeout=TIMEOUT
+    )

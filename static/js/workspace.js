@@ -161,7 +161,7 @@
   // --- unsaved changes (SES-4): every named field of a form[data-draft] goes to the server as
   // the agent types, and comes back whenever the form is loaded again.
   let drafts = {};
-  let pending = {};
+  const pending = {};
   let timer = null;
   // Values typed but not yet stored, by session then form: { fields, answeredAt }. A pane asked
   // for before the server answered their save was rendered without them, so they win there.
@@ -207,22 +207,41 @@
     clearTimeout(timer);
     timer = setTimeout(flushDrafts, DRAFT_DELAY_MS);
   }
-  function flushDrafts() {
+  // One save at a time per session, so the server stores them in the order they were made: a
+  // save still on its way never lands after a later one (the clearing of a form just saved).
+  // Leaving the page sends at once: nothing would send it later.
+  const sending = {};
+  function flushDrafts(event) {
     clearTimeout(timer);
+    timer = null;
+    const leaving = event && event.type === "pagehide";
     for (const [url, forms] of Object.entries(pending)) {
-      fetch(url, {
-        method: "POST", body: new URLSearchParams({ drafts: JSON.stringify(forms) }), keepalive: true,
-        credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
-      }).then(() => {
-        // Answered (stored, or refused for good): panes asked for from now on show the server's copy.
-        const now = performance.now();
-        for (const [form, fields] of Object.entries(forms)) {
-          const entry = unsent[url] && unsent[url][form];
-          if (entry && entry.fields === fields) entry.answeredAt = now;
-        }
-      }, () => { /* not sent: the values stay unsent, so this page keeps showing them */ });
+      if (sending[url] && !leaving) continue;
+      delete pending[url];
+      sendDrafts(url, forms);
     }
-    pending = {};
+  }
+  function sendDrafts(url, forms) {
+    sending[url] = true;
+    fetch(url, {
+      method: "POST", body: new URLSearchParams({ drafts: JSON.stringify(forms) }), keepalive: true,
+      credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
+    }).then(() => {
+      // Answered (stored, or refused for good): panes asked for from now on show the server's copy.
+      const now = performance.now();
+      for (const [form, fields] of Object.entries(forms)) {
+        const entry = unsent[url] && unsent[url][form];
+        if (entry && entry.fields === fields) entry.answeredAt = now;
+      }
+    }, () => { /* not sent: the values stay unsent, so this page keeps showing them */ }).finally(() => {
+      delete sending[url];
+      // What came meanwhile goes now, unless it still waits for its typing pause.
+      const next = pending[url];
+      if (next && timer === null) {
+        delete pending[url];
+        sendDrafts(url, next);
+      }
+    });
   }
   function csrfToken() {
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }

@@ -18,6 +18,19 @@ def test_agent_signs_in_and_reaches_the_agent_home(new_page, agent, screenshot):
     screenshot(page, "agent-home")
 
 
+def test_the_icon_pages_ask_for_is_served(new_page, db):
+    """No page gets a 404 for its icon: the one pages link and /favicon.ico both answer with
+    the SVG, from the real server."""
+    page = new_page()
+    page.goto("/login/")
+    icon = page.locator('link[rel="icon"]').get_attribute("href")
+    answers = page.evaluate(
+        "urls => Promise.all(urls.map((url) => fetch(url).then((r) => [r.status, r.headers.get('content-type')])))",
+        [icon, "/favicon.ico"],
+    )
+    assert answers == [[200, "image/svg+xml"], [200, "image/svg+xml"]]
+
+
 def test_wrong_password_gets_a_clear_error(new_page, agent):
     page = new_page()
     log_in(page, agent.username, password="wrong")

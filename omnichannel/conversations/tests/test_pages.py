@@ -7,6 +7,8 @@ import sys
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 from django.urls import reverse
 
 from omnichannel.conversations.actions.ending import conversation_customer_end
@@ -27,6 +29,17 @@ def test_pages_require_login(client, db, url):
     """SEC-1: every page is behind login."""
     response = client.get(url)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_favicon_is_linked_from_every_page_and_answers_at_favicon_ico(client, chat_workstream):
+    """No page gets a 404 for its icon: pages link the SVG, and /favicon.ico (asked for by
+    pages that link none, such as admin) leads to it."""
+    icon = static("favicon.svg")
+    assert finders.find("favicon.svg")
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response.url == icon
+    for url in ("/login/", f"/chat/{chat_workstream.widget_key}/"):
+        assert f'<link rel="icon" href="{icon}" type="image/svg+xml">' in client.get(url).content.decode()
 
 
 def test_home_sends_each_role_to_its_surface(client, agent, supervisor, administrator):

@@ -55,6 +55,8 @@ def test_customer_starts_chat_from_demo_and_talks_live_with_agent(
     frame = customer.frame_locator(WIDGET)
     launcher = frame.get_by_role("button", name="Chat with us")
     assert launcher.evaluate("e => getComputedStyle(e).backgroundColor") != "rgb(255, 105, 180)"
+    expect(launcher.locator("svg.widget-launcher__icon")).to_be_visible()
+    screenshot(customer, "launcher")
     launcher.click()
 
     notice = frame.get_by_role("note")

@@ -124,6 +124,29 @@ def test_resend_with_the_same_key_is_stored_once_and_acknowledged_alike(active_c
     assert Message.objects.filter(conversation=active_chat, body="Once").count() == 1
 
 
+def test_a_resend_after_the_chat_ended_is_still_acknowledged(active_chat):
+    """CH-5: a client whose acknowledgement was lost as the chat ended gets it on resending
+    under the same key; a new message is refused with the reason."""
+
+    async def scenario():
+        socket, _, _ = await subscribed_customer(active_chat)
+        await send(socket, {"type": "message", "conversation": active_chat.pk, "key": "last", "body": "Bye"})
+        first = await receive(socket, "ack")
+        await send(socket, {"type": "end", "conversation": active_chat.pk})
+        await receive(socket, "state", state="wrap_up")
+        await send(socket, {"type": "message", "conversation": active_chat.pk, "key": "last", "body": "Bye"})
+        again = await receive(socket, "ack")
+        await send(socket, {"type": "message", "conversation": active_chat.pk, "key": "new", "body": "Hello?"})
+        refused = await receive(socket, "error")
+        await socket.disconnect()
+        return first, again, refused
+
+    first, again, refused = async_to_sync(scenario)()
+    assert again["sequence"] == first["sequence"]
+    assert refused == {"type": "error", "key": "new", "error": "This chat has ended."}
+    assert Message.objects.filter(conversation=active_chat, body="Bye").count() == 1
+
+
 def test_reconnecting_client_resumes_after_its_last_sequence(active_chat, agent):
     """CH-5: on reconnecting, the client gets exactly the messages after the last one it saw."""
     for n in range(1, 6):
@@ -177,18 +200,21 @@ def test_agents_open_only_conversations_they_may_see(active_chat, other_agent):
     async_to_sync(scenario)()
 
 
-def test_socket_from_another_origin_is_refused(active_chat):
-    """SEC-1: the product's sockets accept only pages from its own hosts."""
+@pytest.mark.parametrize(
+    ("origin", "opens"), [(b"https://evil.example", False), (None, False), (b"http://localhost:8000", True)]
+)
+def test_socket_opens_only_from_the_products_own_origins(active_chat, origin, opens):
+    """SEC-1: the product's sockets accept only pages from its own hosts; a client that sends no
+    Origin is refused too (docs/chat-protocol.md)."""
 
     async def scenario():
-        socket = WebsocketCommunicator(
-            application, "/ws/chat/customer/", headers=[(b"origin", b"https://evil.example"), (b"host", b"localhost")]
-        )
+        headers = [(b"host", b"localhost")] + ([(b"origin", origin)] if origin else [])
+        socket = WebsocketCommunicator(application, "/ws/chat/customer/", headers=headers)
         connected, _ = await socket.connect()
         await socket.disconnect()
         return connected
 
-    assert async_to_sync(scenario)() is False
+    assert async_to_sync(scenario)() is opens
 
 
 def test_oversized_and_malformed_frames_get_a_clear_error_and_store_nothing(active_chat):

@@ -2,15 +2,20 @@
 continuing a chat, and the pages that carry the widget (CH-1, CH-2, CH-4, ST-24)."""
 
 import json
+import re
 import time
 
 import jwt
 import pytest
+from django.conf import settings
 
 from omnichannel.conversations.actions.assignment import conversation_pick
 from omnichannel.conversations.actions.ending import conversation_close_session, conversation_end
+from omnichannel.conversations.actions.messages import MAX_MESSAGE_LENGTH
 from omnichannel.conversations.models import Contact, Conversation, PreChatQuestion
-from omnichannel.widget.tokens import read_chat_token
+from omnichannel.conversations.sockets.chat import MAX_FRAME_BYTES, MAX_KEY_LENGTH, ChatConsumer
+from omnichannel.widget.tokens import CHAT_TOKEN_MAX_AGE_DAYS, read_chat_token
+from omnichannel.widget.views import MAX_START_BYTES
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +56,15 @@ def test_chat_page_shows_the_monitoring_notice_and_the_questions_before_the_chat
     assert "may be monitored and recorded" in html
     assert html.index("may be monitored") < html.index("Start chat")
     assert "What is it about?" in html and "<option>Billing</option>" in html and "Order number" in html
+
+
+def test_widget_draws_its_icons_instead_of_emoji(client, chat_workstream):
+    """CH-1: the launcher's icon is an inline SVG; an emoji shows as an empty box on a machine
+    without an emoji font, so the widget's page has none."""
+    html = client.get(f"/chat/{chat_workstream.widget_key}/").content.decode()
+    launcher = html[html.index('class="widget-launcher"') : html.index("</button>")]
+    assert "<svg" in launcher
+    assert not re.search("[\u2600-\u27bf\U0001f000-\U0001faff]", html)
 
 
 def test_demo_page_embeds_the_snippet(client, chat_workstream):
@@ -149,3 +163,12 @@ def test_returning_customer_continues_a_waiting_persistent_chat(client, make_wor
     assert conversation.state == "waiting"
     _, again = start(client, workstream, identity=token)
     assert again["conversation"] == conversation.pk
+
+
+def test_the_protocol_document_states_the_limits_the_code_enforces():
+    """API-1: docs/chat-protocol.md, the integrators' reference, gives the limits as they are."""
+    doc = (settings.BASE_DIR / "docs" / "chat-protocol.md").read_text()
+    assert f"{MAX_FRAME_BYTES:,} characters" in doc and f"1 to {MAX_MESSAGE_LENGTH:,}" in doc
+    assert f"1–{MAX_KEY_LENGTH} characters" in doc and f"at most {MAX_START_BYTES // 1024} KiB" in doc
+    rate = f"{ChatConsumer.burst} messages at once, then {ChatConsumer.per_second:g} a second"
+    assert rate in doc and f"valid for {CHAT_TOKEN_MAX_AGE_DAYS} days" in doc

@@ -161,7 +161,7 @@ class Command(BaseCommand):
             ("SMS", Channel.SMS, general, {"distribution": Distribution.PICK}),
             ("WhatsApp", Channel.WHATSAPP, general, {}),
             ("Voice", Channel.VOICE, general, {"capacity_units": 30}),
-            ("Cases", Channel.CASE, billing, {"capacity_units": 5}),
+            ("Cases", Channel.CASE, billing, {"capacity_units": 5, "distribution": Distribution.PICK}),
         ]
         workstreams = {}
         for name, channel, queue, extra in specs:
@@ -198,12 +198,17 @@ class Command(BaseCommand):
         acme = Account.objects.create(name="Acme A/S")
         mette = Contact.objects.create(first_name="Mette", last_name="Larsen", email="mette@example.com", account=acme)
         jukka = Contact.objects.create(first_name="Jukka", last_name="Mäkinen", phone="+358401234567")
+        lars = Contact.objects.create(first_name="Lars", last_name="Holm", phone="+4520304050")
         invoice = Case.objects.create(title="Invoice 10452 charged twice", contact=mette, account=acme)
         agent1, agent2 = users["agent1"], users["agent2"]
 
-        # Waiting in the queue.
-        conversation_create(workstream=workstreams["Web chat"], visitor=Visitor.objects.create())
-        conversation_create(workstream=workstreams["WhatsApp"], contact=jukka)
+        # Waiting in Open work items for an agent to Pick (SMS is a pick workstream): nothing
+        # waiting is offered to the first agent to sign in, so every agent keeps room for the
+        # chats that readers of the README start at /demo/.
+        sms_waiting = conversation_create(workstream=workstreams["SMS"], contact=lars)
+        message_post(
+            conversation=sms_waiting, sender_role=SenderRole.CUSTOMER, body="Can I still change my delivery address?"
+        )
 
         # Active with agent1, a few messages exchanged.
         chat = conversation_create(workstream=workstreams["Web chat"], contact=mette, case=invoice)
@@ -214,7 +219,8 @@ class Command(BaseCommand):
             conversation=chat, sender_role=SenderRole.AGENT, sender=agent1, body="Sorry to hear that, let me check."
         )
 
-        # The invoice case goes to the billing back office as a record work item (MSG-2).
+        # The invoice case goes to the billing back office as a record work item (MSG-2), to be
+        # picked there too: an offer would hold units of whoever signs in first.
         case_route(case=invoice, actor=agent1, workstream=workstreams["Cases"])
 
         # Wrap-up with agent2.
