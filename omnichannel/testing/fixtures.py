@@ -206,6 +206,15 @@ def make_article(db):
 # --- browser tests -------------------------------------------------------------------------
 
 
+@pytest.fixture
+def sent_pushes(monkeypatch) -> list:
+    """Every push the test's actions send, as (group names, payload), once their transaction
+    commits: the channel layer is left out."""
+    sent: list = []
+    monkeypatch.setattr("omnichannel.conversations.pushes._send", lambda messages, wake=False: sent.extend(messages))
+    return sent
+
+
 def pytest_collection_modifyitems(items):
     """Browser tests last: Playwright's sync API keeps an event loop on the main thread for the
     rest of the session, where the other tests' own async_to_sync calls could not run."""

@@ -1,38 +1,24 @@
 """Sessions under real concurrency: threads with their own connections, released at once (the
 agent's tabs, or double clicks). Run on SQLite and, in CI's second pass, on PostgreSQL."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 
 from omnichannel.conversations.errors import ConversationError
+from omnichannel.testing.races import run_together
 from sessions_app import actions as session_actions
 from sessions_app.models import AgentSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def run_together(jobs):
-    barrier = threading.Barrier(len(jobs))
-
-    def run(job):
-        try:
-            barrier.wait()
-            return job()
-        except ConversationError as refused:
-            return refused
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        return list(pool.map(run, jobs))
 
 
 def test_opening_one_conversation_from_several_tabs_at_once_gives_one_session(agent, active_chat):
     """SES-3: one session per conversation however many requests open it at once; all get it."""
-    results = run_together([lambda: session_actions.session_open(agent=agent, conversation=active_chat)] * 6)
+    results = run_together(
+        [lambda: session_actions.session_open(agent=agent, conversation=active_chat)] * 6, refusals=(ConversationError,)
+    )
     assert len({session.pk for session in results}) == 1
     assert AgentSession.objects.filter(agent=agent).count() == 1
 
@@ -47,6 +33,6 @@ def test_switching_at_once_leaves_exactly_one_session_in_focus(agent, make_conve
         conversation_pick(conversation=conversation, agent=agent)
         sessions.append(session_actions.session_open(agent=agent, conversation=conversation))
     jobs = [lambda s=s: session_actions.session_focus(agent=agent, session=s) for s in sessions * 2]
-    for result in run_together(jobs):
+    for result in run_together(jobs, refusals=(ConversationError,)):
         assert not isinstance(result, Exception) or isinstance(result, ConversationError)
     assert AgentSession.objects.filter(agent=agent, focused=True).count() == 1

@@ -10,14 +10,12 @@ from omnichannel.conversations.models import QueueDepthSample
 
 
 def test_worker_samples_each_queues_open_conversations_once_a_minute(
-    chat_workstream, make_conversation, queue, other_queue, active_chat, monkeypatch, django_capture_on_commit_callbacks
+    chat_workstream, make_conversation, queue, other_queue, active_chat, sent_pushes, django_capture_on_commit_callbacks
 ):
     """SUP-1: one sample per queue and minute, counting Open work only; a second worker (or a
     second pass) in the same minute adds nothing; the supervisors hear of each new sample."""
     make_conversation(chat_workstream)
     make_conversation(chat_workstream)
-    sent = []
-    monkeypatch.setattr("omnichannel.conversations.pushes._send", sent.extend)
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
         assert worker.sample_queue_depth(now) == 1
@@ -25,7 +23,7 @@ def test_worker_samples_each_queues_open_conversations_once_a_minute(
     minute = now.replace(second=0, microsecond=0)
     assert dict(QueueDepthSample.objects.values_list("queue", "depth")) == {queue.pk: 2, other_queue.pk: 0}
     assert set(QueueDepthSample.objects.values_list("taken_at", flat=True)) == {minute}
-    [(names, payload)] = sent
+    [(names, payload)] = sent_pushes
     assert names == (groups.SUPERVISORS,) and json.loads(json.dumps(payload)) == payload
 
     assert worker.sample_queue_depth(now + timedelta(minutes=1)) == 1

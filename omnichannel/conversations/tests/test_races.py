@@ -2,12 +2,9 @@
 once. Run on SQLite and, in CI's second pass, on PostgreSQL."""
 
 import random
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from omnichannel.conversations.actions.assignment import conversation_accept, conversation_offer, conversation_pick
@@ -17,24 +14,12 @@ from omnichannel.conversations.errors import CapacityExceeded, ConcurrentChange,
 from omnichannel.conversations.models import AgentProfile, Conversation, ConversationEvent
 from omnichannel.conversations.selectors import capacity_in_use
 from omnichannel.conversations.states import Channel, IllegalTransition, State
+from omnichannel.testing.races import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 EXPECTED_LOSSES = (IllegalTransition, CapacityExceeded, ConcurrentChange)
 
 
-def run_together(jobs):
-    """Start every job at the same moment, each on its own thread and connection."""
-    barrier = threading.Barrier(len(jobs))
-
-    def run(job):
-        try:
-            barrier.wait()
-            return job()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        return list(pool.map(run, jobs))
 
 
 def assert_invariants(conversation_ids):

@@ -9,7 +9,7 @@ from omnichannel.conversations.actions.cases import case_resolve, case_route, ca
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Case, CaseStatus, Conversation, ConversationEvent
 from omnichannel.conversations.states import Action, Channel
-from omnichannel.conversations.tests.test_races import run_together
+from omnichannel.testing.races import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

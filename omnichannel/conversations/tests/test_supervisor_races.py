@@ -21,8 +21,7 @@ from omnichannel.conversations.errors import ConcurrentChange, ConversationError
 from omnichannel.conversations.models import Conversation, ConversationEvent, Message
 from omnichannel.conversations.selectors import capacity_in_use
 from omnichannel.conversations.states import Channel, IllegalTransition, State
-
-from .test_races import run_together
+from omnichannel.testing.races import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -158,17 +158,15 @@ def test_linking_refuses_other_customers_inactive_and_already_linked_cases(
     assert len(case_events(contact_chat)) == 1
 
 
-def test_case_change_is_pushed_after_commit(contact_chat, agent, django_capture_on_commit_callbacks, monkeypatch):
+def test_case_change_is_pushed_after_commit(contact_chat, agent, django_capture_on_commit_callbacks, sent_pushes):
     """REC-1: the workspace and the conversation page hear of the new case once it is committed."""
-    sent = []
-    monkeypatch.setattr("omnichannel.conversations.pushes._send", sent.extend)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         conversation_case_create(conversation=contact_chat, actor=agent, title="Pushed")
-        assert sent == []
+        assert sent_pushes == []
     for callback in callbacks:
         callback()
-    assert (groups.agent_group(agent.pk),) in {names for names, _ in sent}
-    payload = sent[-1][1]
+    assert (groups.agent_group(agent.pk),) in {names for names, _ in sent_pushes}
+    payload = sent_pushes[-1][1]
     assert json.loads(json.dumps(payload)) == payload
     assert payload["type"] == "conversation.changed" and payload["conversation_ids"] == [contact_chat.pk]
 

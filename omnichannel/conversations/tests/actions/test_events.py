@@ -36,22 +36,20 @@ def test_conversation_page_shows_the_timeline(client, active_chat, agent):
     assert partial.content.decode().lstrip().startswith('<section id="conversation-live"')
 
 
-def test_push_is_sent_only_after_commit(open_chat, agent, django_capture_on_commit_callbacks, monkeypatch):
+def test_push_is_sent_only_after_commit(open_chat, agent, django_capture_on_commit_callbacks, sent_pushes):
     """ST-23: the transition's push waits for the commit; its payload is plain JSON (ids and strings)."""
-    sent = []
-    monkeypatch.setattr("omnichannel.conversations.pushes._send", sent.extend)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         conversation_pick(conversation=open_chat, agent=agent)
-        assert sent == []
+        assert sent_pushes == []
     for callback in callbacks:
         callback()
-    assert {names for names, _ in sent} == {
+    assert {names for names, _ in sent_pushes} == {
         (groups.conversation_group(open_chat.pk),),
         (groups.queue_group(open_chat.queue_id),),
         (groups.SUPERVISORS,),
         (groups.agent_group(agent.pk),),
     }
-    payload = sent[-1][1]
+    payload = sent_pushes[-1][1]
     assert json.loads(json.dumps(payload)) == payload
     assert payload["conversation_ids"] == [open_chat.pk] and payload["states"] == ["active"]
 

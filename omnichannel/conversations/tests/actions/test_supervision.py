@@ -415,18 +415,16 @@ def test_a_move_that_cancels_a_transfer_records_it_and_tells_the_second_agent(
     supervisor,
     agent,
     other_agent,
-    monkeypatch,
+    sent_pushes,
     django_capture_on_commit_callbacks,
 ):
     """SUP-6: the move that cancels a pending transfer names it in its event, and its push reaches
     the agent the transfer waited for (their Accept and Reject go)."""
     conversation_transfer_request(conversation=active_chat, to_agent=other_agent, actor=supervisor)
-    sent = []
-    monkeypatch.setattr("omnichannel.conversations.pushes._send", lambda messages, wake=False: sent.extend(messages))
     with django_capture_on_commit_callbacks(execute=True):
         event = conversation_end(conversation=active_chat, agent=agent)
     assert event.detail["transfer_cancelled_for"] == other_agent.pk
-    told = {names[0] for names, payload in sent if payload["type"] == "conversation.changed"}
+    told = {names[0] for names, payload in sent_pushes if payload["type"] == "conversation.changed"}
     assert groups.agent_group(other_agent.pk) in told
     # An answered transfer is no cancellation.
     second = make_conversation(chat_workstream)
