@@ -36,7 +36,7 @@ from omnichannel.conversations.selectors import (
     supervisor_monitoring,
     transcript,
 )
-from omnichannel.conversations.states import Action
+from omnichannel.conversations.states import Action, State
 
 from .views import supervisor_required
 
@@ -86,7 +86,9 @@ def conversation_page_context(*, user, pk: int) -> dict:
         "trend": sentiment_trend(lines),
         "trend_size": (TREND_WIDTH, TREND_HEIGHT),
         "consultants": list(conversation.consultants.all()),
-        "joined": conversation.supervisors.filter(pk=user.pk).exists(),
+        "joined": (joined := conversation.supervisors.filter(pk=user.pk).exists()),
+        # A joined supervisor writes to both sides until the conversation is Closed (SUP-4).
+        "can_write": joined and conversation.state != State.CLOSED,
         "supervisor_actions": supervisor_actions_for(conversation, user),
     }
 
