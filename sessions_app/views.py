@@ -24,6 +24,7 @@ from omnichannel.conversations.actions.presence import agent_presence_set
 from omnichannel.conversations.actions.transfers import conversation_transfer_accept, conversation_transfer_reject
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import AgentProfile, Case, Contact, Conversation, Presence
+from omnichannel.conversations.roles import agent_required
 from omnichannel.conversations.selectors import (
     can_write,
     canned_responses_for,
@@ -35,7 +36,6 @@ from omnichannel.conversations.selectors import (
 )
 
 from . import actions as session_actions
-from .access import agent_required
 from .context_processors import agent_bar_context
 from .models import AgentSession
 from .selectors import SessionItem, focused, session_tabs, workspace_sessions

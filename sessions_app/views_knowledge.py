@@ -17,11 +17,11 @@ from django.views.decorators.http import require_POST
 from omnichannel.conversations.actions.knowledge import conversation_article_send
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Conversation
+from omnichannel.conversations.roles import agent_required
 from omnichannel.conversations.selectors import can_write, conversations_visible_to
 from omnichannel.knowledge.models import Article
 from omnichannel.knowledge.search import article_search, articles_recent, excerpt, search_terms
 
-from .access import agent_required
 from .views_records import render_tab
 
 SEARCH = "sessions_app/_knowledge_search.html#knowledge-search"

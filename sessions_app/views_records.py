@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from omnichannel.conversations.actions import cases as case_actions
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Account, Case, CaseStatus, Contact, Conversation
+from omnichannel.conversations.roles import agent_required
 from omnichannel.conversations.selectors import (
     account_for_page,
     active_conversation_for_page,
@@ -34,8 +35,6 @@ from omnichannel.conversations.selectors import (
     pre_chat_labels,
 )
 from omnichannel.conversations.states import Kind, State
-
-from .access import agent_required
 
 ACTIVE_CONVERSATION = "sessions_app/_active_conversation.html#active-conversation"
 CASE = "sessions_app/_case.html#case"

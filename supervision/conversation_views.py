@@ -28,6 +28,7 @@ from omnichannel.conversations.actions.supervision import (
 from omnichannel.conversations.actions.transfers import conversation_transfer_request
 from omnichannel.conversations.errors import ConversationError, InvalidInput
 from omnichannel.conversations.models import Conversation, Queue
+from omnichannel.conversations.roles import supervisor_required
 from omnichannel.conversations.selectors import (
     agent_candidates,
     conversation_for_page,
@@ -37,8 +38,6 @@ from omnichannel.conversations.selectors import (
     transcript,
 )
 from omnichannel.conversations.states import Action, State
-
-from .views import supervisor_required
 
 TREND_WIDTH, TREND_HEIGHT = 240, 60
 LIVE_PART = "supervisor-live"  # the region supervisor.js re-renders after each change

@@ -3,15 +3,15 @@ its socket pushes (`consumers.DashboardConsumer`)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 
+from omnichannel.conversations.roles import supervisor_required
+
 from .forms import DashboardFilters
 from .selectors import dashboard
-
-supervisor_required = permission_required("conversations.supervise_conversation", raise_exception=True)
 
 
 def dashboard_context(*, user, params: QueryDict) -> tuple[dict, bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.models import Group, Permission
 
 AGENT = "Agent"
@@ -20,6 +21,11 @@ AGENT_PERMISSIONS = [
     "conversations.change_case",
 ]
 SUPERVISOR_PERMISSIONS = [*AGENT_PERMISSIONS, "conversations.supervise_conversation"]
+
+# Who reaches a surface's views (SEC-1), after login_required: agents (supervisors included) the
+# workspace, supervisors the dashboards. The object checks are the selectors' and the actions'.
+agent_required = permission_required("conversations.work_conversation", raise_exception=True)
+supervisor_required = permission_required("conversations.supervise_conversation", raise_exception=True)
 # Administrators configure everything in Django admin: every model of the domain, and users.
 ADMINISTRATOR_APPS = ["conversations", "knowledge", "auth"]
 
