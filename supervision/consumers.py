@@ -16,8 +16,8 @@ from omnichannel.conversations import groups
 from omnichannel.conversations.selectors import is_supervisor
 from omnichannel.conversations.sockets.base import Consumer
 
+from .contexts import dashboard_context
 from .forms import DashboardFilters
-from .views import dashboard_context
 
 LIVE_PARTIALS = ("kpis", "queue-depth", "rows")
 

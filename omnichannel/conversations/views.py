@@ -1,19 +1,12 @@
 """The core's pages: role-based landing and the conversation page with its timeline (ST-23)."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
-from .models import Conversation
-from .selectors import (
-    can_write,
-    canned_responses_for,
-    conversation_for_page,
-    is_agent,
-    is_supervisor,
-    transcript,
-)
+from .contexts import communication_panel_context, conversation_context
+from .selectors import is_agent, is_supervisor
 
 
 @login_required
@@ -33,15 +26,6 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return redirect(static("favicon.svg"))
 
 
-def conversation_context(*, user, pk: int) -> dict:
-    """What the page and its live partial render; raises Http404 for conversations the user may not see."""
-    try:
-        conversation = conversation_for_page(user=user, pk=pk)
-    except Conversation.DoesNotExist:
-        raise Http404 from None
-    return {"conversation": conversation, "events": conversation.events.all()}
-
-
 @login_required
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The conversation's page; where it has a transcript, the communication panel beside it."""
@@ -52,12 +36,5 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             conversation_context(user=request.user, pk=pk),
         )
     context = conversation_context(user=request.user, pk=pk)
-    conversation = context["conversation"]
-    if conversation.traits.transcript:
-        writes = can_write(request.user, conversation)
-        context |= {
-            "transcript": transcript(conversation),
-            "can_write": writes,
-            "canned_responses": canned_responses_for(conversation) if writes else [],
-        }
+    context |= communication_panel_context(user=request.user, conversation=context["conversation"])
     return render(request, "conversations/conversation_detail.html", context)

@@ -4,8 +4,8 @@ from channels.db import database_sync_to_async
 from django.http import Http404
 from django.template.loader import render_to_string
 
+from ..contexts import conversation_context
 from ..groups import conversation_group
-from ..views import conversation_context
 from .base import Consumer
 
 
