@@ -14,7 +14,7 @@ from omnichannel.conversations.actions.assignment import (
     conversation_offer,
     conversation_pick,
 )
-from omnichannel.conversations.actions.cases import case_route
+from omnichannel.conversations.actions.cases import case_create
 from omnichannel.conversations.actions.ending import (
     conversation_close_session,
     conversation_customer_end,
@@ -26,7 +26,6 @@ from omnichannel.conversations.models import (
     Account,
     AgentProfile,
     CannedResponse,
-    Case,
     Contact,
     Conversation,
     Distribution,
@@ -198,8 +197,9 @@ class Command(BaseCommand):
         acme = Account.objects.create(name="Acme A/S")
         mette = Contact.objects.create(first_name="Mette", last_name="Larsen", email="mette@example.com", account=acme)
         jukka = Contact.objects.create(first_name="Jukka", last_name="Mäkinen", phone="+358401234567")
-        invoice = Case.objects.create(title="Invoice 10452 charged twice", contact=mette, account=acme)
         agent1, agent2 = users["agent1"], users["agent2"]
+        # The invoice case goes to the billing back office as a record work item (MSG-2).
+        invoice = case_create(title="Invoice 10452 charged twice", contact=mette, actor=agent1)
 
         # Waiting in the queue.
         conversation_create(workstream=workstreams["Web chat"], visitor=Visitor.objects.create())
@@ -213,9 +213,6 @@ class Command(BaseCommand):
         message_post(
             conversation=chat, sender_role=SenderRole.AGENT, sender=agent1, body="Sorry to hear that, let me check."
         )
-
-        # The invoice case goes to the billing back office as a record work item (MSG-2).
-        case_route(case=invoice, actor=agent1, workstream=workstreams["Cases"])
 
         # Wrap-up with agent2.
         sms = conversation_create(workstream=workstreams["SMS"], contact=jukka)
