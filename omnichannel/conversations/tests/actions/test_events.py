@@ -6,7 +6,12 @@ import pytest
 from django.urls import reverse
 
 from omnichannel.conversations import groups
-from omnichannel.conversations.actions.assignment import conversation_pick, conversation_resume
+from omnichannel.conversations.actions.assignment import (
+    conversation_create,
+    conversation_offer,
+    conversation_pick,
+    conversation_resume,
+)
 from omnichannel.conversations.actions.ending import (
     conversation_close_session,
     conversation_customer_disconnect,
@@ -14,6 +19,7 @@ from omnichannel.conversations.actions.ending import (
     conversation_end,
 )
 from omnichannel.conversations.actions.messages import message_post
+from omnichannel.conversations.actions.supervision import conversation_assign
 from omnichannel.conversations.models import ConversationEvent, SenderRole
 from omnichannel.conversations.states import IllegalTransition
 
@@ -105,3 +111,27 @@ def test_the_supervisors_timeline_names_the_customer_too(client, supervisor, act
     client.force_login(supervisor)
     page = client.get(reverse("supervision:conversation", args=[active_chat.pk])).content.decode()
     assert f"by Visitor {active_chat.visitor_id}" in page and "by the system" not in page
+
+
+def test_an_assignment_tells_the_agent_after_commit(
+    open_chat, agent, supervisor, django_capture_on_commit_callbacks, monkeypatch
+):
+    """SUP-5, SES-3: a supervisor's Assign, with nothing for the agent to accept, is announced to
+    the agent's group after commit so their workspace opens its session; an offer is not."""
+    sent = []
+    monkeypatch.setattr("omnichannel.conversations.pushes._send", lambda messages, wake=False: sent.extend(messages))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        conversation_assign(conversation=open_chat, agent=agent, actor=supervisor)
+        assert sent == []
+    for callback in callbacks:
+        callback()
+    assigned = [(names, payload) for names, payload in sent if payload["type"] == "conversation.assigned"]
+    assert assigned == [
+        ((groups.agent_group(agent.pk),), {"type": "conversation.assigned", "conversation_ids": [open_chat.pk]})
+    ]
+    assert json.loads(json.dumps(assigned[0][1])) == assigned[0][1]
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        another = conversation_create(workstream=open_chat.workstream, visitor=open_chat.visitor)
+        conversation_offer(conversation=another, agent=agent)
+    assert all(payload["type"] != "conversation.assigned" for _, payload in sent)
