@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -24,7 +24,7 @@ from omnichannel.conversations.selectors import (
     conversations_visible_to,
     is_agent,
 )
-from omnichannel.conversations.states import State
+from omnichannel.conversations.states import Action, State
 
 from . import tabs
 from .models import AgentSession, SessionKind
@@ -111,30 +111,69 @@ def session_open(
             # Open on a Waiting item of My work items resumes it (ST-10); refusals (no free
             # capacity) leave both the conversation and the panel as they were.
             conversation_resume(conversation=conversation, agent=agent)
-        session = AgentSession.objects.filter(agent=agent, kind=kind, **lookup).first()
-        if session is None:
-            mine = AgentSession.objects.filter(agent=agent)
-            if mine.count() >= MAX_SESSIONS:
-                raise ConversationError(
-                    _("You have %(count)s sessions open; close one first.") % {"count": MAX_SESSIONS}
-                )
-            position = (mine.aggregate(last=Max("position"))["last"] or 0) + 1
-            try:
-                with transaction.atomic():
-                    session = AgentSession.objects.create(
-                        agent=agent,
-                        kind=kind,
-                        position=position,
-                        tabs=list(first_tabs),
-                        active_tab=first_tabs[0],
-                        **lookup,
-                    )
-            except IntegrityError:
-                # Another tab of the agent's opened it at the same moment: that one it is.
-                session = AgentSession.objects.get(agent=agent, kind=kind, **lookup)
+        session = _session_get_or_create(agent, kind=kind, lookup=lookup, first_tabs=first_tabs)
         _focus(agent, session)
         _sessions_changed(agent)
     return session
+
+
+def _session_get_or_create(agent: AbstractBaseUser, *, kind: str, lookup: dict, first_tabs: list) -> AgentSession:
+    """The agent's session for the target; a new one goes last in their panel."""
+    session = AgentSession.objects.filter(agent=agent, kind=kind, **lookup).first()
+    if session is not None:
+        return session
+    mine = AgentSession.objects.filter(agent=agent)
+    if mine.count() >= MAX_SESSIONS:
+        raise ConversationError(_("You have %(count)s sessions open; close one first.") % {"count": MAX_SESSIONS})
+    position = (mine.aggregate(last=Max("position"))["last"] or 0) + 1
+    try:
+        with transaction.atomic():
+            return AgentSession.objects.create(
+                agent=agent, kind=kind, position=position, tabs=list(first_tabs), active_tab=first_tabs[0], **lookup
+            )
+    except IntegrityError:
+        # Another tab of the agent's opened it at the same moment: that one it is.
+        return AgentSession.objects.get(agent=agent, kind=kind, **lookup)
+
+
+def sessions_open_assigned(*, agent: AbstractBaseUser) -> list[AgentSession]:
+    """SES-3, SUP-5, RT-3: work assigned to the agent with nothing for them to accept (a
+    supervisor's Assign, an auto-accepted offer) starts its session as accepting would have,
+    also when it was assigned while no page of theirs was open: every Active conversation that
+    is theirs by an assignment gets one. The focus stays where the agent works; the notice
+    their socket shows goes to it. A full panel leaves the rest in My work items. Returns the
+    sessions started."""
+    _require_agent(agent)
+    # Theirs by an assignment: assigned to them no earlier than it was accepted, so not picked
+    # or accepted since (an assignment is accepted as it is made).
+    assigned = ConversationEvent.objects.filter(
+        conversation=OuterRef("pk"), action=Action.ASSIGN, agent=agent, created_at__gte=OuterRef("accepted_at")
+    )
+    missing = list(
+        Conversation.objects.filter(primary_agent=agent, state=State.ACTIVE, accepted_at__isnull=False)
+        .filter(Exists(assigned))
+        .exclude(
+            pk__in=AgentSession.objects.filter(agent=agent, kind=SessionKind.CONVERSATION).values("conversation_id")
+        )
+        .order_by("accepted_at", "pk")
+    )
+    started = []
+    with transaction.atomic():
+        for conversation in missing:
+            try:
+                started.append(
+                    _session_get_or_create(
+                        agent,
+                        kind=SessionKind.CONVERSATION,
+                        lookup={"conversation": conversation},
+                        first_tabs=tabs.CONVERSATION_TABS,
+                    )
+                )
+            except ConversationError:
+                break
+        if started:
+            _sessions_changed(agent)
+    return started
 
 
 def session_focus(*, agent: AbstractBaseUser, session: AgentSession | None) -> AgentSession | None:

@@ -23,9 +23,10 @@ from omnichannel.conversations.selectors import conversations_visible_to, is_age
 from omnichannel.conversations.sockets.base import Consumer
 from omnichannel.conversations.sockets.chat import StaffChatConsumer
 
+from .actions import sessions_open_assigned
 from .context_processors import agent_bar_context
 from .models import AgentSession
-from .selectors import focused, workspace_sessions
+from .selectors import assignments, focused, workspace_sessions
 from .views import home_context
 
 logger = logging.getLogger(__name__)
@@ -47,12 +48,16 @@ class AgentConsumer(Consumer):
             await self.channel_layer.group_add(name, self.channel_name)
         self.session_groups: set[str] = set()
         self.recent_changes: deque[tuple[int, ...]] = deque(maxlen=20)
+        # Work assigned while no page of the agent's was open gets its session now (SUP-5).
+        started = await database_sync_to_async(sessions_open_assigned)(agent=self.user)
         await self._follow_sessions()
         await self.accept()
         await database_sync_to_async(agent_connect)(agent=self.user, channel_name=self.channel_name)
         self.heartbeat = asyncio.create_task(self._heartbeat())
         # What changed between the page's render and joining the groups came by no push.
         await self.send(text_data=await database_sync_to_async(self.render_all)())
+        if started:
+            await self._tell_assigned([session.conversation_id for session in started])
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "heartbeat"):
@@ -98,6 +103,16 @@ class AgentConsumer(Consumer):
         changed = frozenset(event.get("conversation_ids", ()))
         await self.send(text_data=await database_sync_to_async(self.render_all)(changed=changed))
 
+    async def conversation_assigned(self, event: dict) -> None:
+        """Work assigned with nothing to accept: its session opens (once, whichever of the
+        agent's sockets gets there first) and every page of theirs shows the notice (SES-3, SUP-5)."""
+        await database_sync_to_async(sessions_open_assigned)(agent=self.user)
+        await self._tell_assigned(event["conversation_ids"])
+
+    async def _tell_assigned(self, conversation_ids: list[int]) -> None:
+        if html := await database_sync_to_async(self.render_assignments)(conversation_ids):
+            await self.send(text_data=html)
+
     async def presence_changed(self, event: dict) -> None:
         await self.send(text_data=await database_sync_to_async(self.render_all)())
 
@@ -121,6 +136,11 @@ class AgentConsumer(Consumer):
                 "sessions_app/_home.html#work-items",
             )
         ) + self.render_sessions(changed=changed)
+
+    def render_assignments(self, conversation_ids: list[int]) -> str:
+        """A notice for each of these conversations assigned to the agent whose session is open."""
+        items = assignments(self.user, conversation_ids)
+        return render_to_string("sessions_app/_agent_bar.html#assignments", {"assignments": items}) if items else ""
 
     def render_sessions(self, *, changed: frozenset[int] = frozenset()) -> str:
         """The session panel and, after a transition of the focused session's conversation, its

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from omnichannel.conversations import sentiment
-from omnichannel.conversations.models import Message, SenderRole
+from omnichannel.conversations.models import ConversationEvent, Message, SenderRole
 from omnichannel.conversations.selectors import (
     accounts_visible_to,
     cases_visible_to,
     contacts_visible_to,
     conversations_visible_to,
 )
+from omnichannel.conversations.states import Action, State
 
 from . import badges, tabs
 from .models import AgentSession, SessionKind
@@ -112,6 +114,46 @@ def workspace_sessions(agent) -> list[SessionItem]:
 
 def focused(items: list[SessionItem]) -> SessionItem | None:
     return next((item for item in items if item.session.focused), None)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A notice that work was assigned to the agent and its session opened (SES-3, SUP-5)."""
+
+    session: AgentSession
+    title: str
+    by: str  # the supervisor who assigned it; empty when distribution did (auto-accept)
+
+
+def assignments(agent, conversation_ids) -> list[Assignment]:
+    """The agent's sessions of these conversations, where the conversation is still theirs and
+    Active, each with who assigned it: two queries."""
+    latest_assign = ConversationEvent.objects.filter(
+        conversation=OuterRef("conversation_id"), action=Action.ASSIGN
+    ).order_by("-id")
+    rows = list(
+        AgentSession.objects.filter(
+            agent=agent,
+            kind=SessionKind.CONVERSATION,
+            conversation_id__in=conversation_ids,
+            conversation__primary_agent=agent,
+            conversation__state=State.ACTIVE,
+        )
+        .select_related(
+            "conversation__workstream", "conversation__queue", "conversation__contact", "conversation__case"
+        )
+        .annotate(assigned_by=Subquery(latest_assign.values("actor_id")[:1]))
+        .order_by("position")
+    )
+    actors = get_user_model().objects.in_bulk({row.assigned_by for row in rows} - {None})
+    return [
+        Assignment(
+            session=row,
+            title=row.conversation.title,
+            by=(actor.get_full_name() or actor.get_username()) if (actor := actors.get(row.assigned_by)) else "",
+        )
+        for row in rows
+    ]
 
 
 # Record tabs: the records an agent may see (SEC-1) and the fields that name one.

@@ -25,6 +25,7 @@ from omnichannel.conversations.selectors import (
     account_for_page,
     active_conversation_for_page,
     case_for_page,
+    case_work_item,
     case_workstreams,
     cases_linkable,
     cases_visible_to,
@@ -134,14 +135,19 @@ def _visible_conversation(user, pk: int) -> Conversation:
 @login_required
 @agent_required
 def case_create(request: HttpRequest, pk: int) -> HttpResponse:
-    """REC-1: create a case from the conversation and link it."""
+    """REC-1, MSG-2: create a case from the conversation and link it; it becomes a record work item."""
     conversation = _visible_conversation(request.user, pk)
     error = success = ""
     try:
         case = case_actions.conversation_case_create(
             conversation=conversation, actor=request.user, title=request.POST.get("title", "")
         )
-        success = _("Case “%(title)s” created and linked.") % {"title": case.title}
+        record = case_work_item(case)
+        if record is not None:
+            where = _("It waits in %(queue)s as a work item.") % {"queue": record.queue}
+        else:
+            where = _("No case workstream is configured, so it is not a work item.")
+        success = _("Case “%(title)s” created and linked.") % {"title": case.title} + " " + where
     except ConversationError as refused:
         error = str(refused)
     return _after_case_change(request, pk, error=error, success=success)

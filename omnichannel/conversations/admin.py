@@ -1,16 +1,20 @@
 """Administration: every configuration object, with validation, filters and search.
 
 Conversations, messages and events are shown read-only: they change only through
-`actions.py`, so that every change is checked and recorded.
+`actions/`, so that every change is checked and recorded. A case added here is created by
+the same action as in the workspace, which makes it a record work item (MSG-2).
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from .actions.cases import case_create
+from .errors import ConversationError
 from .models import (
     Account,
     AgentProfile,
@@ -28,6 +32,7 @@ from .models import (
     RoutingRule,
     Workstream,
 )
+from .selectors import case_work_item
 from .states import Channel
 
 admin.site.site_header = _("Omnichannel administration")
@@ -205,6 +210,27 @@ class CaseAdmin(admin.ModelAdmin):
     search_fields = ["title", "contact__first_name", "contact__last_name", "account__name"]
     list_select_related = ["contact", "account"]
     autocomplete_fields = ["contact", "account"]
+
+    def get_exclude(self, request, obj=None):
+        # A new case is active: its record work item is made with it.
+        return ["status"] if obj is None else []
+
+    def save_model(self, request, obj: Case, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            case = case_create(title=obj.title, contact=obj.contact, account=obj.account, actor=request.user)
+        except ConversationError as refused:
+            # The form validated the same title; what is left is a refusal of the action itself.
+            raise PermissionDenied(str(refused)) from refused
+        obj.pk, obj.status, obj.created_at = case.pk, case.status, case.created_at
+        if (record := case_work_item(case)) is not None:
+            self.message_user(request, _("The case waits in %(queue)s as a work item.") % {"queue": record.queue})
+        else:
+            self.message_user(
+                request, _("No case workstream is configured, so the case is not a work item."), messages.WARNING
+            )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

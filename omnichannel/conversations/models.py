@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .capacity import MAX_WRAP_UP_BLOCK_MINUTES, MIN_WRAP_UP_BLOCK_MINUTES, WrapUpBlock
 from .routing import KEYED_FIELDS, AssignmentMethod, ConditionField, ConditionOperator, PresenceBase
-from .states import CHANNEL_TRAITS, Action, Channel, Kind, State, Traits
+from .states import CHANNEL_TRAITS, Action, Channel, Kind, State, Traits, caused_by_customer
 
 
 class Presence(models.Model):
@@ -594,6 +594,11 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state or '∅'} → {self.to_state} ({self.action})"
+
+    @property
+    def by_customer(self) -> bool:
+        """The customer caused it: the timeline names them (their contact or "Visitor N")."""
+        return caused_by_customer(self.action, has_actor=self.actor_id is not None, traits=self.conversation.traits)
 
 
 class RoutingRule(models.Model):

@@ -149,6 +149,18 @@ def conversations_changed(changes: list[Change]) -> None:
     )
 
 
+def conversations_assigned(assigned: dict[int, list[int]]) -> None:
+    """Work handed to agents with no offer to accept (an auto-accepted offer, RT-3; a
+    supervisor's Assign, SUP-5), agent id → conversation ids: their workspace opens its
+    session and tells them, as accepting would have (SES-3)."""
+    send_many_on_commit(
+        [
+            ((groups.agent_group(agent_id),), {"type": "conversation.assigned", "conversation_ids": ids})
+            for agent_id, ids in assigned.items()
+        ]
+    )
+
+
 def sentiment_changed(conversation_ids: list[int]) -> None:
     """Conversations' rolling sentiment moved to another level: supervisors' dashboards show it (SUP-1)."""
     send_on_commit([groups.SUPERVISORS], {"type": "conversation.sentiment", "conversation_ids": conversation_ids})

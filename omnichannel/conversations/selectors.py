@@ -372,6 +372,23 @@ def case_workstreams() -> QuerySet[Workstream]:
     return Workstream.objects.filter(channel=Channel.CASE).order_by("name")
 
 
+def default_case_workstream() -> Workstream | None:
+    """Where a new case's record work item goes (MSG-2): the first case workstream by name, the
+    one Route case lists first; its routing rules then choose the queue (RT-1). None when no
+    case workstream is configured: the case is then created without a work item."""
+    return case_workstreams().first()
+
+
+def case_work_item(case: Case) -> Conversation | None:
+    """The case's record work item that is still going (one at most per case), with its queue."""
+    return (
+        Conversation.objects.filter(case=case, workstream__channel=Channel.CASE)
+        .exclude(state=State.CLOSED)
+        .select_related("queue")
+        .first()
+    )
+
+
 def pre_chat_labels(workstream_id: int) -> dict[str, str]:
     """The workstream's pre-chat questions by key, as the customer read them."""
     return dict(PreChatQuestion.objects.filter(workstream_id=workstream_id).values_list("key", "label"))

@@ -115,6 +115,19 @@ class Action(TextChoices):
     CASE_UPDATE = "case_update", _("case updated")
 
 
+# What the customer does to a conversation; no staff member is behind these events.
+CUSTOMER_ACTIONS = frozenset({Action.CUSTOMER_END, Action.CUSTOMER_DISCONNECT, Action.CUSTOMER_MESSAGE})
+
+
+def caused_by_customer(action: str, *, has_actor: bool, traits: Traits) -> bool:
+    """Whether the customer made the event happen, so the timeline names them rather than the
+    system (ST-23): they ended the chat, left it or wrote again, or started the conversation
+    (created with a customer on the other end and no staff member behind it)."""
+    if has_actor:
+        return False
+    return action in CUSTOMER_ACTIONS or (action == Action.CREATE and traits.with_customer)
+
+
 @dataclass(frozen=True)
 class Facts:
     """What the table needs to know about a conversation besides its state."""

@@ -1,4 +1,5 @@
-"""The agent's socket: connection tracking (PR-2) and live offers and work items (RT-3, RT-4)."""
+"""The agent's socket: connection tracking (PR-2), live offers and work items (RT-3, RT-4), and
+sessions opened for work assigned with nothing to accept (SUP-5, SES-3)."""
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -7,8 +8,12 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from omnichannel.conversations.actions.assignment import conversation_offer
+from omnichannel.conversations.actions.supervision import conversation_assign
+from omnichannel.conversations.distribution import distribute
 from omnichannel.conversations.models import AgentConnection, AgentProfile
+from omnichannel.conversations.states import Channel
 from omnichannel.websockets import websocket_urlpatterns
+from sessions_app.models import AgentSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,5 +75,98 @@ def test_non_agents_get_no_socket(administrator):
     async def scenario():
         connected, code = await agent_socket(administrator).connect()
         assert not connected and code == 4403
+
+    async_to_sync(scenario)()
+
+
+async def receive_until(socket, wanted, *, what: str) -> str:
+    """The first message from the socket for which `wanted(html)` holds; earlier ones are other pushes."""
+    seen = []
+    while True:
+        try:
+            html = await socket.receive_from(timeout=5)
+        except TimeoutError:
+            raise AssertionError(f"no message with {what}; got {len(seen)} others") from None
+        if wanted(html):
+            return html
+        seen.append(html)
+
+
+def assigned_sessions(agent):
+    return list(AgentSession.objects.filter(agent=agent, kind="conversation").values_list("conversation_id", "focused"))
+
+
+def test_a_supervisors_assign_opens_the_session_and_tells_the_agent(agent, supervisor, open_chat):
+    """SUP-5, SES-3: the agent is told who assigned what, and its session opens in their panel
+    without taking the focus from where they work."""
+
+    async def scenario():
+        socket = agent_socket(agent)
+        await socket.connect()
+        await socket.receive_from(timeout=5)  # the page as of connecting
+        await database_sync_to_async(conversation_assign)(conversation=open_chat, agent=agent, actor=supervisor)
+        notice = await receive_until(socket, lambda html: 'id="agent-notices"' in html, what="the notice")
+        assert "Sofie" in notice and "assigned it to you" in notice and open_chat.title in notice
+        assert await database_sync_to_async(assigned_sessions)(agent) == [(open_chat.pk, False)]
+        session = await database_sync_to_async(AgentSession.objects.get)(agent=agent)
+        assert f'data-session-focus="/agent/sessions/{session.pk}/focus/"' in notice
+        panel = await receive_until(
+            socket, lambda html: f'data-session="{session.pk}"' in html, what="the session in the panel"
+        )
+        assert open_chat.title in panel
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_an_auto_accepted_offer_opens_the_session_and_tells_the_agent(agent, make_workstream, make_conversation):
+    """RT-3, SES-3: with auto-accept there is nothing to accept, so the session opens at once
+    with a notice, as accepting would have opened it."""
+    conversation = make_conversation(make_workstream(Channel.LIVE_CHAT, auto_accept=True))
+
+    async def scenario():
+        socket = agent_socket(agent)
+        await socket.connect()
+        await socket.receive_from(timeout=5)
+        assert await database_sync_to_async(distribute)() == 1
+        notice = await receive_until(socket, lambda html: 'id="agent-notices"' in html, what="the notice")
+        assert "It was assigned to you." in notice and conversation.title in notice
+        assert await database_sync_to_async(assigned_sessions)(agent) == [(conversation.pk, False)]
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_work_assigned_while_away_opens_its_session_when_a_page_connects(agent, supervisor, open_chat):
+    """SUP-5, SES-3: assigned (with an override) while none of the agent's pages was open, the
+    session opens when one connects, and that page tells them."""
+    conversation_assign(conversation=open_chat, agent=agent, actor=supervisor, override=True)
+    assert assigned_sessions(agent) == []
+
+    async def scenario():
+        socket = agent_socket(agent)
+        await socket.connect()
+        notice = await receive_until(socket, lambda html: 'id="agent-notices"' in html, what="the notice")
+        assert open_chat.title in notice
+        assert await database_sync_to_async(assigned_sessions)(agent) == [(open_chat.pk, False)]
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_every_page_of_the_agent_is_told_and_one_session_opens(agent, supervisor, open_chat):
+    """SUP-5, SES-3: two tabs open: both show the notice, and the assignment has one session."""
+
+    async def scenario():
+        tabs = [agent_socket(agent), agent_socket(agent)]
+        for tab in tabs:
+            await tab.connect()
+            await tab.receive_from(timeout=5)
+        await database_sync_to_async(conversation_assign)(conversation=open_chat, agent=agent, actor=supervisor)
+        for tab in tabs:
+            await receive_until(tab, lambda html: 'id="agent-notices"' in html, what="the notice")
+        assert await database_sync_to_async(assigned_sessions)(agent) == [(open_chat.pk, False)]
+        for tab in tabs:
+            await tab.disconnect()
 
     async_to_sync(scenario)()

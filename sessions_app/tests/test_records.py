@@ -221,10 +221,33 @@ def test_record_tabs_have_fixed_query_counts(client, agent, contact, make_conver
 EXPECTED_RECORD_QUERIES = {"contact": 7, "account": 7, "case": 6}
 
 
-def test_case_tab_routes_the_case_as_a_work_item(client, agent, contact_chat, make_workstream):
-    """MSG-2, REC-1: the case tab sends the case to a queue once; then it shows the work item."""
+def test_a_case_created_in_the_tab_is_a_work_item_and_the_tab_says_where(client, agent, contact_chat, make_workstream):
+    """MSG-2, REC-1: creating the case in the Active conversation tab makes its record work item
+    and says which queue it waits in; the case tab then shows the work item, not Route case."""
     cases = make_workstream(Channel.CASE)
-    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Back office")
+    client.force_login(agent)
+    url = reverse("sessions_app:case_create", args=[contact_chat.pk])
+    html = client.post(url, {"title": "Back office"}, headers=HTMX).content.decode()
+    assert f"Case “Back office” created and linked. It waits in {cases.default_queue} as a work item." in html
+    contact_chat.refresh_from_db()
+    html = tab(client, "case", contact_chat.case_id).content.decode()
+    assert "Work item" in html and "Send to a queue as a work item" not in html
+
+
+def test_without_a_case_workstream_the_tab_says_the_case_is_no_work_item(client, agent, contact_chat):
+    """MSG-2: the agent is told when there is nowhere to route a new case."""
+    client.force_login(agent)
+    url = reverse("sessions_app:case_create", args=[contact_chat.pk])
+    html = client.post(url, {"title": "Stays here"}, headers=HTMX).content.decode()
+    assert "No case workstream is configured, so it is not a work item." in html
+
+
+def test_case_tab_routes_a_case_without_a_work_item(client, agent, contact_chat, make_workstream, make_case):
+    """MSG-2, REC-1: a linked case that is no work item is sent to a queue once from its tab;
+    then the tab shows the work item."""
+    case = make_case("Back office", contact=contact_chat.contact)
+    conversation_case_link(conversation=contact_chat, case=case, actor=agent)
+    cases = make_workstream(Channel.CASE)
     client.force_login(agent)
     html = tab(client, "case", case.pk).content.decode()
     assert "Send to a queue as a work item" in html

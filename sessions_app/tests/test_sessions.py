@@ -9,9 +9,10 @@ from omnichannel.conversations.actions.assignment import conversation_offer, con
 from omnichannel.conversations.actions.cases import case_resolve
 from omnichannel.conversations.actions.ending import conversation_end
 from omnichannel.conversations.actions.messages import message_post
+from omnichannel.conversations.actions.supervision import conversation_assign
 from omnichannel.conversations.actions.transfers import conversation_transfer_to_queue
 from omnichannel.conversations.errors import ConversationError, InvalidInput, NotPermitted
-from omnichannel.conversations.models import Case, Contact, Message, SenderRole
+from omnichannel.conversations.models import AgentProfile, Case, Contact, Message, SenderRole
 from omnichannel.conversations.states import Channel, State
 from sessions_app import actions as session_actions
 from sessions_app.models import AgentSession
@@ -349,3 +350,31 @@ def test_every_session_action_refuses_another_agents_session(agent, other_agent,
         act(agent=other_agent, session=session, **extra)
     assert AgentSession.objects.get(pk=session.pk).tabs == ["active_conversation", "knowledge_search"]
     assert AgentSession.objects.get(pk=session.pk).draft == {}
+
+
+def test_assigned_work_gets_its_session_without_taking_the_focus(
+    agent, supervisor, active_chat, active_sms, make_conversation, chat_workstream
+):
+    """SES-3, SUP-5: an Active conversation that is the agent's by an assignment gets its
+    session, appended unfocused, once; work they picked (opened when picked), an offer not yet
+    accepted and work no longer Active get none."""
+    AgentProfile.objects.filter(user=agent).update(capacity=100)
+    focused = session_actions.session_open(agent=agent, conversation=active_chat)
+    assigned = make_conversation(chat_workstream)
+    conversation_assign(conversation=assigned, agent=agent, actor=supervisor)
+    offered = make_conversation(chat_workstream)
+    conversation_offer(conversation=offered, agent=agent)
+    conversation_end(conversation=active_chat, agent=agent)  # Wrap-up, and its session stays
+    started = session_actions.sessions_open_assigned(agent=agent)
+    assert [(s.conversation, s.focused, s.position) for s in started] == [(assigned, False, focused.position + 1)]
+    assert AgentSession.objects.get(focused=True) == focused
+    assert session_actions.sessions_open_assigned(agent=agent) == []
+    assert AgentSession.objects.filter(agent=agent).count() == 2  # not active_sms: picked, not assigned
+
+
+def test_a_full_panel_leaves_assigned_work_in_my_work_items(agent, supervisor, open_chat, monkeypatch):
+    """SES-3: with the panel full, nothing more opens; the work stays in My work items."""
+    conversation_assign(conversation=open_chat, agent=agent, actor=supervisor)
+    monkeypatch.setattr(session_actions, "MAX_SESSIONS", 0)
+    assert session_actions.sessions_open_assigned(agent=agent) == []
+    assert not AgentSession.objects.exists()

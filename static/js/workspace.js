@@ -158,6 +158,27 @@
     dialog.querySelector('[value="confirm"]').focus();
   });
 
+  // --- work assigned with nothing to accept (SUP-5, auto-accept): its session is open in the
+  // panel and a notice says so. Its button switches to the session; on Home, where nothing is
+  // being worked on, the newest one opens at once, as accepting an offer does (SES-3).
+  function goToSession(button) {
+    htmx.ajax("POST", button.dataset.sessionFocus, {
+      source: document.getElementById("session-pane"), target: "#session-pane", swap: "outerHTML",
+    });
+  }
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-session-focus]");
+    if (!button) return;
+    event.preventDefault();
+    button.closest(".agent-notice").remove();
+    goToSession(button);
+  });
+  document.addEventListener("htmx:wsAfterMessage", () => {
+    const fresh = [...document.querySelectorAll("#agent-notices .agent-notice:not([data-seen])")];
+    fresh.forEach((notice) => { notice.dataset.seen = ""; });
+    if (fresh.length && !paneSession()) goToSession(fresh[0].querySelector("[data-session-focus]"));
+  });
+
   // --- unsaved changes (SES-4): every named field of a form[data-draft] goes to the server as
   // the agent types, and comes back whenever the form is loaded again.
   let drafts = {};

@@ -156,10 +156,11 @@ def test_supervisor_transfers_and_the_second_agent_accepts(
 
 
 def test_supervisor_assigns_from_the_dashboard_with_an_override(new_page, make_agent, sofie, chat_workstream):
-    """SUP-5: the customer's chat waits Open because the only agent shows Away, which the
+    """SUP-5, SES-3: the customer's chat waits Open because the only agent shows Away, which the
     workstream does not allow. From the dashboard row the supervisor opens Assign: no agent
     fits; the override lists the agent with the reason; assigning makes the chat theirs, the
-    customer sees them join and the agent's My work items shows it, all without a reload."""
+    customer sees them join, the agent is told who assigned it and, being at Home, is taken to
+    its session with the communication panel, and My work items shows it, all without a reload."""
     anna = make_agent(first_name="Anna", presence="away")
     agent_page = agent_at_home(new_page, anna)
     customer = new_page()
@@ -182,6 +183,14 @@ def test_supervisor_assigns_from_the_dashboard_with_an_override(new_page, make_a
     expect(board.get_by_text("Assigned to Anna")).to_be_visible(timeout=LIVE)
     wait_state(conversation, "active", timeout=15)
     expect(frame.locator(".message__notice", has_text="Anna joined the chat")).to_be_visible(timeout=LIVE)
+    notice = agent_page.locator("#agent-notices .agent-notice")
+    expect(notice).to_contain_text("Sofie assigned it to you. Its session is open.", timeout=LIVE)
+    expect(notice).to_contain_text(f"Visitor {conversation.visitor_id}")
+    expect(agent_page.locator(f'#session-pane[data-conversation-id="{conversation.pk}"]')).to_be_visible(timeout=LIVE)
+    expect(agent_page.get_by_label("Reply to the customer")).to_be_visible()
+    notice.get_by_role("button", name="Dismiss").click()
+    expect(notice).to_have_count(0)
+    agent_page.locator("#session-home").click()
     expect(agent_page.locator("#work-items")).to_contain_text(f"Visitor {conversation.visitor_id}", timeout=LIVE)
     event = ConversationEvent.objects.get(conversation=conversation, action="assign")
     assert (event.actor, event.agent) == (sofie, anna)

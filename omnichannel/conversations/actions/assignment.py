@@ -63,9 +63,11 @@ def conversation_create(
     case: Case | None = None,
     actor: AbstractBaseUser | None = None,
     detail: dict[str, Any] | None = None,
+    first_agent: AbstractBaseUser | None = None,
 ) -> Conversation:
     """Create an Open conversation. Without an explicit queue, the workstream's routing rules
-    choose one by the conversation's context; unmatched ones go to the default queue (RT-1)."""
+    choose one by the conversation's context; unmatched ones go to the default queue (RT-1).
+    `first_agent` is offered it first while eligible, as a returning customer's last agent is (RT-5)."""
     context = {"channel": workstream.channel, **(context or {})}
     priority = 0
     detail = dict(detail or {})
@@ -89,6 +91,7 @@ def conversation_create(
             contact=contact,
             visitor=visitor,
             case=case,
+            last_agent=first_agent,
             state=State.OPEN,
             state_changed_at=now,
         )

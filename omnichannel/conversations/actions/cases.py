@@ -1,5 +1,12 @@
-"""Cases and their record work items (REC-1, MSG-2, ST-6): creating or linking a case from a
-conversation, changing and resolving it, and routing it as a work item."""
+"""Cases and their record work items (REC-1, MSG-2, ST-6): creating a case (from a conversation,
+or in admin), linking one to a conversation, changing and resolving it, and routing it as a work item.
+
+Creating a case makes it a record work item at once, routed like any other work: in the default
+case workstream (`selectors.default_case_workstream`), whose routing rules choose the queue by
+the case's context. Created from a conversation, it is offered first to the agent who created
+it while they are eligible (RT-5). Route case sends an active case that has no going work item
+(created before any case workstream existed, linked rather than created, or made active again
+after its work item closed) to the workstream the agent chooses."""
 
 from __future__ import annotations
 
@@ -12,9 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..errors import ConcurrentChange, ConversationError, InvalidInput, NotPermitted
-from ..models import Case, CaseStatus, Conversation, ConversationEvent, Workstream
-from ..selectors import customer_cases, is_supervisor
-from ..states import Action, Channel, IllegalTransition, Kind, State
+from ..models import Account, Case, CaseStatus, Contact, Conversation, ConversationEvent, Workstream
+from ..selectors import case_work_item, customer_cases, default_case_workstream, is_supervisor
+from ..states import Action, IllegalTransition, Kind, State
 from .assignment import conversation_create
 from .checks import require_conversation_worker
 from .events import NewEvent, events_record
@@ -81,9 +88,47 @@ def _check_case_change(conversation: Conversation, actor: AbstractBaseUser, acti
     require_conversation_worker(conversation, actor)
 
 
+def _record_work_item(
+    case: Case, *, workstream: Workstream, actor: AbstractBaseUser, first_agent: AbstractBaseUser | None = None
+) -> Conversation:
+    """The case as an Open record work item of the workstream, routed by its rules (RT-1)."""
+    return conversation_create(
+        workstream=workstream,
+        case=case,
+        contact=case.contact,
+        actor=actor,
+        first_agent=first_agent,
+        # What routing rules can read of a case, as customer attributes (RT-1).
+        context={"customer": {"case_title": case.title, "account": str(case.account or "")}},
+    )
+
+
+def _case_open(case: Case, *, actor: AbstractBaseUser, first_agent: AbstractBaseUser | None = None) -> None:
+    """MSG-2: a new case becomes a record work item of the default case workstream, if one is configured."""
+    workstream = default_case_workstream()
+    if workstream is not None:
+        _record_work_item(case, workstream=workstream, actor=actor, first_agent=first_agent)
+
+
+def case_create(
+    *, title: str, actor: AbstractBaseUser, contact: Contact | None = None, account: Account | None = None
+) -> Case:
+    """REC-1, MSG-2: create an active case for a customer (the contact's account unless another
+    is given), which becomes a record work item at once, as the module docstring says. Whoever
+    may add cases may (administrators in admin)."""
+    title = _clean_case_title(title)
+    if not actor.has_perm("conversations.add_case"):
+        raise NotPermitted(_("You may not create cases."))
+    with transaction.atomic():
+        case = Case.objects.create(title=title, contact=contact, account=account or getattr(contact, "account", None))
+        _case_open(case, actor=actor)
+    return case
+
+
 def conversation_case_create(*, conversation: Conversation, actor: AbstractBaseUser, title: str) -> Case:
-    """REC-1: create an active case for the conversation's customer (their contact and its
-    account) and link the conversation to it, replacing any earlier link. Its agents, its
+    """REC-1, MSG-2: create an active case for the conversation's customer (their contact and its
+    account) and link the conversation to it, replacing any earlier link; the case becomes a
+    record work item, offered first to the agent who created it (RT-5). Its agents, its
     consultants or a supervisor may; not on a Closed conversation or a record work item."""
     title = _clean_case_title(title)
     with transaction.atomic():
@@ -92,6 +137,7 @@ def conversation_case_create(*, conversation: Conversation, actor: AbstractBaseU
         contact = conversation.contact
         case = Case.objects.create(title=title, contact=contact, account=contact.account if contact else None)
         _set_case(conversation, case=case, action=Action.CASE_CREATE, actor=actor)
+        _case_open(case, actor=actor, first_agent=actor)
     return case
 
 
@@ -170,9 +216,10 @@ def case_resolve(*, case: Case, actor: AbstractBaseUser) -> Case:
 
 
 def case_route(*, case: Case, actor: AbstractBaseUser, workstream: Workstream) -> Conversation:
-    """MSG-2: make an active case a record work item, routed like any other work (the case
-    workstream's routing rules by its context, else its default queue). One going record work
-    item per case; resolving the case and closing its session closes it (ST-6)."""
+    """MSG-2: make an active case that has no going work item a record work item of the chosen
+    case workstream, routed like any other work (its routing rules by the case's context, else
+    its default queue). One going record work item per case; resolving the case and closing its
+    session closes it (ST-6)."""
     if workstream.kind != Kind.RECORD:
         raise InvalidInput(_("The workstream %(workstream)s does not handle cases.") % {"workstream": workstream})
     with transaction.atomic():
@@ -183,18 +230,7 @@ def case_route(*, case: Case, actor: AbstractBaseUser, workstream: Workstream) -
                 _("The case “%(title)s” is %(status)s; only active cases become work items.")
                 % {"title": current.title, "status": current.get_status_display()}
             )
-        if (
-            Conversation.objects.filter(case=current, workstream__channel=Channel.CASE)
-            .exclude(state=State.CLOSED)
-            .exists()
-        ):
+        if case_work_item(current) is not None:
             raise ConversationError(_("The case “%(title)s” is already a work item.") % {"title": current.title})
-        return conversation_create(
-            workstream=workstream,
-            case=current,
-            contact=current.contact,
-            actor=actor,
-            # What routing rules can read of a case, as customer attributes (RT-1).
-            context={"customer": {"case_title": current.title, "account": str(current.account or "")}},
-        )
+        return _record_work_item(current, workstream=workstream, actor=actor)
 

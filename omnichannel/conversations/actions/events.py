@@ -4,6 +4,7 @@ the same thing."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,10 +50,15 @@ def events_record(*, events: list[NewEvent], now: datetime) -> list[Conversation
         ]
     )
     changes = []
+    assigned: dict[int, list[int]] = defaultdict(list)
     for e, row in zip(events, rows, strict=True):
         c = e.conversation
         changes.append(pushes.Change(c.pk, c.queue_id, row.pk, c.state, tuple(e.notify)))
         if e.left_queue_id is not None:
             changes.append(pushes.Change(c.pk, e.left_queue_id, row.pk, c.state, ()))
+        if e.action == Action.ASSIGN and e.agent_id is not None:
+            assigned[e.agent_id].append(c.pk)
     pushes.conversations_changed(changes)
+    if assigned:
+        pushes.conversations_assigned(assigned)
     return rows

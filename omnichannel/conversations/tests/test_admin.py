@@ -102,3 +102,33 @@ def test_conversations_are_read_only_in_admin(client, administrator, active_chat
     page = client.get(reverse("admin:conversations_conversation_change", args=[active_chat.pk]))
     assert page.status_code == 200 and b'name="state"' not in page.content
     assert client.get(reverse("admin:conversations_conversation_add")).status_code == 403
+
+
+def test_a_case_added_in_admin_is_a_record_work_item(client, administrator, contact, make_workstream):
+    """MSG-2, REC-1: adding a case in admin creates it through the same action as the workspace:
+    active, with its record work item routed in the default case workstream, and says where."""
+    from omnichannel.conversations.models import Case
+    from omnichannel.conversations.states import Channel, State
+
+    cases = make_workstream(Channel.CASE)
+    client.force_login(administrator)
+    add = reverse("admin:conversations_case_add")
+    assert b'name="status"' not in client.get(add).content  # a new case is active
+    response = client.post(add, {"title": "Warranty claim", "contact": contact.pk, "account": ""}, follow=True)
+    case = Case.objects.get()
+    assert (case.title, case.account) == ("Warranty claim", contact.account)
+    record = case.conversations.get()
+    assert (record.workstream, record.state, record.events.get().actor) == (cases, State.OPEN, administrator)
+    page = response.content.decode()
+    assert f"The case waits in {cases.default_queue} as a work item." in page
+    assert f'/admin/conversations/case/{case.pk}/change/' in page
+
+
+def test_without_a_case_workstream_admin_says_the_case_is_no_work_item(client, administrator, contact):
+    """MSG-2: with nowhere to route it, the case is saved and admin says it is no work item."""
+    from omnichannel.conversations.models import Case
+
+    client.force_login(administrator)
+    response = client.post(reverse("admin:conversations_case_add"), {"title": "Parked", "contact": contact.pk}, follow=True)
+    assert "No case workstream is configured, so the case is not a work item." in response.content.decode()
+    assert Case.objects.get().conversations.count() == 0

@@ -4,7 +4,18 @@ import itertools
 
 import pytest
 
-from omnichannel.conversations.states import RULES, Action, Facts, IllegalTransition, Kind, State, next_state
+from omnichannel.conversations.states import (
+    CHANNEL_TRAITS,
+    RULES,
+    Action,
+    Channel,
+    Facts,
+    IllegalTransition,
+    Kind,
+    State,
+    caused_by_customer,
+    next_state,
+)
 
 
 def test_table_is_unambiguous():
@@ -118,3 +129,14 @@ def test_each_row_allows_exactly_its_kinds(action, state, facts, targets):
         else:
             with pytest.raises(IllegalTransition):
                 next_state(action, given)
+
+
+def test_customer_caused_events_are_their_ending_leaving_writing_and_starting():
+    """ST-23: ending, leaving, writing again and starting a conversation with a customer are the
+    customer's doing; anything a staff member did, a timer's move or a new record work item is not."""
+    chat, case = CHANNEL_TRAITS[Channel.LIVE_CHAT], CHANNEL_TRAITS[Channel.CASE]
+    for action in (Action.CUSTOMER_END, Action.CUSTOMER_DISCONNECT, Action.CUSTOMER_MESSAGE, Action.CREATE):
+        assert caused_by_customer(action, has_actor=False, traits=chat)
+        assert not caused_by_customer(action, has_actor=True, traits=chat)
+    assert not caused_by_customer(Action.INACTIVITY_TIMEOUT, has_actor=False, traits=chat)
+    assert not caused_by_customer(Action.CREATE, has_actor=False, traits=case)

@@ -14,7 +14,7 @@ from omnichannel.conversations.actions.assignment import (
     conversation_offer,
     conversation_pick,
 )
-from omnichannel.conversations.actions.cases import case_route
+from omnichannel.conversations.actions.cases import case_create
 from omnichannel.conversations.actions.ending import (
     conversation_close_session,
     conversation_customer_end,
@@ -26,7 +26,6 @@ from omnichannel.conversations.models import (
     Account,
     AgentProfile,
     CannedResponse,
-    Case,
     Contact,
     Conversation,
     Distribution,
@@ -199,8 +198,10 @@ class Command(BaseCommand):
         mette = Contact.objects.create(first_name="Mette", last_name="Larsen", email="mette@example.com", account=acme)
         jukka = Contact.objects.create(first_name="Jukka", last_name="Mäkinen", phone="+358401234567")
         lars = Contact.objects.create(first_name="Lars", last_name="Holm", phone="+4520304050")
-        invoice = Case.objects.create(title="Invoice 10452 charged twice", contact=mette, account=acme)
         agent1, agent2 = users["agent1"], users["agent2"]
+        # The invoice case goes to the billing back office as a record work item (MSG-2), to be
+        # picked there (Cases is a pick workstream): an offer would hold units of whoever signs in first.
+        invoice = case_create(title="Invoice 10452 charged twice", contact=mette, actor=agent1)
 
         # Waiting in Open work items for an agent to Pick (SMS is a pick workstream): nothing
         # waiting is offered to the first agent to sign in, so every agent keeps room for the
@@ -218,10 +219,6 @@ class Command(BaseCommand):
         message_post(
             conversation=chat, sender_role=SenderRole.AGENT, sender=agent1, body="Sorry to hear that, let me check."
         )
-
-        # The invoice case goes to the billing back office as a record work item (MSG-2), to be
-        # picked there too: an offer would hold units of whoever signs in first.
-        case_route(case=invoice, actor=agent1, workstream=workstreams["Cases"])
 
         # Wrap-up with agent2.
         sms = conversation_create(workstream=workstreams["SMS"], contact=jukka)

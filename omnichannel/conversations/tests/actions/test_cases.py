@@ -7,6 +7,7 @@ import pytest
 from omnichannel.conversations import groups
 from omnichannel.conversations.actions.assignment import conversation_pick
 from omnichannel.conversations.actions.cases import (
+    case_create,
     case_resolve,
     case_route,
     case_update,
@@ -249,30 +250,79 @@ def test_resolving_twice_is_refused(make_workstream, make_conversation, agent, m
 # --- cases as record work items (MSG-2) -----------------------------------------------------
 
 
-def test_a_case_becomes_a_record_work_item_routed_like_any_other(contact_chat, agent, make_workstream, other_queue):
-    """MSG-2, ST-6: routing sends the case's work item to a queue by the case workstream's
-    rules; it is Open there with the case and its contact, and closes the ST-6 way."""
+def test_a_case_created_from_a_conversation_is_a_record_work_item_routed_like_any_other(
+    contact_chat, agent, make_workstream, other_queue
+):
+    """MSG-2, ST-6: creating the case makes its record work item at once, in the first case
+    workstream by name, sent to a queue by that workstream's rules; Open there with the case
+    and its contact, created by the agent, who is its first agent (RT-5)."""
     from omnichannel.conversations.models import RoutingCondition, RoutingRule
 
-    cases = make_workstream(Channel.CASE)
+    cases = make_workstream(Channel.CASE, name="A cases")
+    make_workstream(Channel.CASE, name="B cases")
     rule = RoutingRule.objects.create(workstream=cases, name="Invoices", queue=other_queue)
     RoutingCondition.objects.create(rule=rule, field="customer", key="case_title", operator="contains", value="nvoice")
     case = conversation_case_create(conversation=contact_chat, actor=agent, title="Invoice wrong")
-    record = case_route(case=case, actor=agent, workstream=cases)
-    assert (record.state, record.queue, record.case, record.contact) == (
+    record = case.conversations.get(workstream__channel=Channel.CASE)
+    assert (record.workstream, record.state, record.queue, record.contact, record.last_agent) == (
+        cases,
         State.OPEN,
         other_queue,
-        case,
         contact_chat.contact,
+        agent,
     )
     assert record.kind == "record"
     assert record.events.get().actor == agent
 
 
-def test_routing_a_case_is_refused_clearly(contact_chat, agent, other_agent, make_workstream, sms_workstream):
-    """MSG-2: not to a non-case workstream, not twice, not for inactive cases, not by strangers."""
+def test_the_agent_who_created_the_case_is_offered_its_work_item_first(
+    contact_chat, agent, make_agent, make_workstream, connect
+):
+    """MSG-2, RT-5: distribution offers the new record work item to the agent who created the
+    case while they have room, although a colleague has more free capacity."""
+    from omnichannel.conversations.distribution import distribute
+
+    make_workstream(Channel.CASE)
+    roomy = make_agent(capacity=100)
+    connect(agent, roomy)
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Mine first")
+    distribute()
+    record = case.conversations.get(workstream__channel=Channel.CASE)
+    assert (record.state, record.primary_agent) == (State.ACTIVE, agent)
+    assert record.events.last().detail["reason"] == "last agent (affinity)"
+
+
+def test_without_a_case_workstream_the_case_is_created_without_a_work_item(contact_chat, agent):
+    """MSG-2: where no case workstream is configured there is nowhere to route it; the case is made all the same."""
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Nowhere to go")
+    assert list(case.conversations.all()) == [contact_chat]
+
+
+def test_case_create_makes_the_record_work_item_without_a_first_agent(administrator, contact, make_workstream):
+    """MSG-2, REC-1: a case created outside a conversation (admin) is a work item of the default
+    case workstream too, with the contact's account; who may not add cases is refused."""
     cases = make_workstream(Channel.CASE)
-    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Route me")
+    case = case_create(title=" Damaged tent ", contact=contact, actor=administrator)
+    assert (case.title, case.account, case.status) == ("Damaged tent", contact.account, CaseStatus.ACTIVE)
+    record = case.conversations.get()
+    assert (record.workstream, record.state, record.last_agent) == (cases, State.OPEN, None)
+    assert record.events.get().actor == administrator
+
+
+def test_case_create_is_refused_to_whoever_may_not_add_cases(django_user_model, contact, make_workstream):
+    """REC-1, SEC-1: a user without the right creates nothing."""
+    make_workstream(Channel.CASE)
+    with pytest.raises(NotPermitted):
+        case_create(title="Sneaky", contact=contact, actor=django_user_model.objects.create_user(username="nobody"))
+    assert not Case.objects.exists()
+
+
+def test_routing_a_case_is_refused_clearly(contact_chat, agent, other_agent, make_workstream, sms_workstream, make_case):
+    """MSG-2: a linked case with no work item is routed once; not to a non-case workstream, not
+    twice (a created case already is one), not for inactive cases, not by strangers."""
+    case = make_case("Route me", contact=contact_chat.contact)
+    conversation_case_link(conversation=contact_chat, case=case, actor=agent)
+    cases = make_workstream(Channel.CASE)
     with pytest.raises(InvalidInput, match="does not handle cases"):
         case_route(case=case, actor=agent, workstream=sms_workstream)
     with pytest.raises(NotPermitted):
@@ -280,11 +330,31 @@ def test_routing_a_case_is_refused_clearly(contact_chat, agent, other_agent, mak
     case_route(case=case, actor=agent, workstream=cases)
     with pytest.raises(ConversationError, match="already a work item"):
         case_route(case=case, actor=agent, workstream=cases)
-    other = conversation_case_create(conversation=contact_chat, actor=agent, title="Done already")
+    created = conversation_case_create(conversation=contact_chat, actor=agent, title="Made one already")
+    with pytest.raises(ConversationError, match="already a work item"):
+        case_route(case=created, actor=agent, workstream=cases)
+    other = make_case("Done already", contact=contact_chat.contact)
+    conversation_case_link(conversation=contact_chat, case=other, actor=agent)
     case_resolve(case=other, actor=agent)
     with pytest.raises(ConversationError, match="only active cases become work items"):
         case_route(case=other, actor=agent, workstream=cases)
     assert case.conversations.filter(workstream=cases).count() == 1
+
+
+def test_a_case_made_active_again_after_its_work_item_closed_is_routed_anew(
+    contact_chat, agent, make_workstream
+):
+    """MSG-2, ST-6: the record work item closed with its resolved case; made active again, the
+    case goes back to a queue by Route case."""
+    cases = make_workstream(Channel.CASE)
+    case = conversation_case_create(conversation=contact_chat, actor=agent, title="Came back")
+    record = case.conversations.get(workstream=cases)
+    conversation_pick(conversation=record, agent=agent)
+    case_resolve(case=case, actor=agent)
+    conversation_close_session(conversation=record, agent=agent)
+    case_update(case=case, actor=agent, title=case.title, status=CaseStatus.ACTIVE)
+    again = case_route(case=case, actor=agent, workstream=cases)
+    assert again.pk != record.pk and again.state == State.OPEN
 
 
 def test_linking_another_customers_case_never_names_it(contact_chat, agent, make_case):
