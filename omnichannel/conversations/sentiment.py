@@ -1,4 +1,26 @@
-"""Sentiment of customer messages, scored locally with a lexicon per language (SEN-1)."""
+"""Sentiment of customer messages, scored locally with a lexicon per language, and the
+conversation's rolling value (SEN-1).
+
+The conversation's value is a moving average whose weight depends on the message's score, so
+that it is quick to fall and slow to flip. It starts Neutral (0); each customer message moves
+it part of the way to its score:
+
+- a positive or neutral message by RISING_WEIGHT (0.3);
+- a negative one by CALM_WEIGHT (0.15) down to -MILD, rising linearly to 1 at the Very negative
+  bound: a message the scale itself calls Very negative sets the value.
+
+So, for one message:
+
+- Very negative (a furious complaint) makes the conversation Very negative at once, however
+  warm it was: every alert threshold is reached on that message (SES-7);
+- from 0 or above (a chat neutral or warm so far), a message scoring -MILD or more (one negative
+  word: "problem", "unfortunately", "desværre") leaves it Neutral or better: 0.15·(-0.5) > -0.1;
+- from Very negative, no message, however warm, lifts it above Slightly negative:
+  -0.7 + 0.3·1.7 < -0.1, so one thank-you after a furious message does not end the alert.
+
+Between -MILD and the Very negative bound ("I am very angry", "Det er for dårligt") the pull
+grows with the anger. One float per conversation is all it keeps.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +42,13 @@ _NEUTRAL = LEVELS.index("neutral")
 # VADER's squashing a lone lexicon word rated 1, 2-3 or 4-5 lands slightly, plainly or very off neutral.
 BOUNDS = (0.1, 0.4, 0.7)
 
-# The newest message's share of the conversation's rolling value: one message moves it, none sets it.
-ROLLING_WEIGHT = 0.3
+# A message's share of the conversation's value (see the module's docstring). A lone word rated
+# -2 scores -0.40 (VADER) to -0.46 (AFINN), mostly what a customer describing a fault writes
+# anyway, so MILD is just below them; CALM_WEIGHT · MILD stays inside Neutral's ±0.1. RISING_WEIGHT
+# (the old single weight) brings a furious chat back to Neutral after two warm messages.
+RISING_WEIGHT = 0.3
+CALM_WEIGHT = 0.15
+MILD = 0.5
 
 
 # Built on first use, not at import, so Django start-up does not pay for reading the lexicons; a
@@ -65,11 +92,20 @@ def level(value: float) -> str:
     return LEVELS[_NEUTRAL + steps if value > 0 else _NEUTRAL - steps]
 
 
+def weight(value: float) -> float:
+    """A message's share of the conversation's rolling value, by the message's score."""
+    if value >= -MILD:
+        return RISING_WEIGHT if value >= 0 else CALM_WEIGHT
+    if value <= -BOUNDS[2]:
+        return 1.0
+    return CALM_WEIGHT + (1 - CALM_WEIGHT) * (-value - MILD) / (BOUNDS[2] - MILD)
+
+
 def rolling(previous: float | None, value: float) -> float:
-    """The conversation's sentiment after a message: an exponential moving average of its scores."""
-    if previous is None:
-        return value
-    return previous + ROLLING_WEIGHT * (value - previous)
+    """The conversation's sentiment after a message scoring `value`; None before its first message."""
+    start = 0.0 if previous is None else previous  # a conversation starts Neutral
+    share = weight(value)
+    return (1 - share) * start + share * value  # exactly `value` when its share is 1
 
 
 def crossed(previous_level: str | None, new_level: str, threshold: str) -> bool:

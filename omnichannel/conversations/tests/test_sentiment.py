@@ -1,4 +1,4 @@
-"""Sentiment scores, levels, the rolling value and alert crossings as plain values (SEN-1)."""
+"""Sentiment scores, levels, the rolling value and alert crossings as plain values (SEN-1, SES-7)."""
 
 import pytest
 from afinn import Afinn
@@ -8,7 +8,19 @@ from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import normalize
 
 from omnichannel.conversations.models import SentimentLevel
-from omnichannel.conversations.sentiment import BOUNDS, LEVELS, crossed, level, rolling, score
+from omnichannel.conversations.sentiment import (
+    BOUNDS,
+    CALM_WEIGHT,
+    LEVELS,
+    MILD,
+    RISING_WEIGHT,
+    crossed,
+    level,
+    reached,
+    rolling,
+    score,
+    weight,
+)
 
 DANISH = Afinn(language="da")
 DANISH_LEXICON = Afinn.read_word_file(DANISH.full_filename(LANGUAGE_TO_FILENAME["da"]))
@@ -111,14 +123,132 @@ def test_levels_at_their_bounds(value, expected):
     assert level(value) == expected
 
 
-def test_rolling_value_is_an_exponential_moving_average():
-    """SEN-1: the first message sets the value; later ones move it 30% of the way to their score."""
-    assert rolling(None, -0.5) == -0.5
-    assert rolling(0.5, -0.5) == pytest.approx(0.2)
+def conversation(*messages: str, language: str) -> float | None:
+    """The rolling value after these customer messages, in order."""
     value = None
-    for _ in range(20):
-        value = rolling(value, -1.0 if value is None else 1.0)
-    assert value == pytest.approx(1.0, abs=0.01)
+    for text in messages:
+        value = rolling(value, score(text, language=language))
+    return value
+
+
+POLITE = {
+    "en": ["Hi! I hope you can help me, I love your shop.", "Hi, I have a question about my order"],
+    "da": ["Hej! Jeg håber I kan hjælpe mig.", "Hej, jeg har et spørgsmål om min ordre"],
+}
+FURIOUS = {
+    "en": [
+        "This is ridiculous. I have waited three weeks and nobody answers. I am furious!",
+        "This is absolutely unacceptable, your service is terrible and I want a refund now",
+        "I'm really disappointed and angry, the product broke after one day",
+    ],
+    "da": [
+        "Det her er fuldstændig uacceptabelt. Jeg har ventet i tre uger, og ingen svarer. Jeg er rasende!",
+        "I er håbløse, det er den værste kundeservice nogensinde",
+        "Det er elendigt og jeg er meget vred",
+    ],
+}
+MILD_COMPLAINTS = {
+    "en": ["I have a problem with my invoice", "Unfortunately the parcel hasn't arrived yet"],
+    "da": ["Jeg har et problem med min faktura", "Pakken er desværre ikke kommet endnu"],
+}
+WARM = {"en": "Great, thank you so much, that's very helpful!", "da": "Tusind tak, det var en stor hjælp!"}
+NEGATIVE_THRESHOLDS = ["slightly_negative", "negative", "very_negative"]
+
+
+def by_language(messages: dict[str, list[str]]) -> list[tuple[str, str]]:
+    return [(language, text) for language, texts in messages.items() for text in texts]
+
+
+def test_a_conversation_starts_neutral_and_one_message_moves_it():
+    """SEN-1: the first message moves the value from Neutral as any other does, so a warm
+    opening shows warm, not as warm as the one message alone."""
+    assert rolling(None, 0.8) == rolling(0.0, 0.8) == pytest.approx(0.24)
+    opening = score("Thank you so much, this is wonderful!", language="en")
+    assert level(opening) == "very_positive"
+    assert level(rolling(None, opening)) == "slightly_positive"
+
+
+@pytest.mark.parametrize(("language", "furious"), by_language(FURIOUS))
+@pytest.mark.parametrize("opening", [0, 1])
+def test_a_furious_message_after_a_polite_opening_reaches_every_threshold_at_once(language, furious, opening):
+    """SEN-1, SES-7: a polite opening, then a furious complaint: the conversation is Very negative
+    on that message, at or below every threshold, having been above them."""
+    polite = conversation(POLITE[language][opening], language=language)
+    assert level(polite) in ("neutral", "slightly_positive")
+    after = rolling(polite, score(furious, language=language))
+    assert level(after) == "very_negative"
+    for threshold in NEGATIVE_THRESHOLDS:
+        assert crossed(level(polite), level(after), threshold)
+
+
+@pytest.mark.parametrize(("language", "mild"), by_language(MILD_COMPLAINTS))
+@pytest.mark.parametrize("opening", [0, 1])
+def test_one_mildly_negative_word_does_not_flip_a_neutral_or_warm_chat(language, mild, opening):
+    """SEN-1: "problem", "unfortunately", "desværre" in a chat neutral or warm so far, and as
+    the opening message, leave it Neutral or better: no alert."""
+    assert score(mild, language=language) <= -BOUNDS[0]  # negative as a message
+    polite = conversation(POLITE[language][opening], language=language)
+    for before in (None, polite):
+        after = rolling(before, score(mild, language=language))
+        assert level(after) in ("neutral", "slightly_positive")
+        assert not crossed(level(before) if before is not None else None, level(after), "slightly_negative")
+
+
+def test_mild_complaints_in_a_row_do_reach_the_threshold():
+    """SEN-1: one mild complaint is not a turn, two in a row are."""
+    first, second = MILD_COMPLAINTS["da"]
+    assert level(conversation(first, language="da")) == "neutral"
+    assert level(conversation(first, second, language="da")) == "slightly_negative"
+
+
+@pytest.mark.parametrize("language", ["en", "da"])
+def test_one_warm_message_after_a_furious_one_does_not_snap_it_back(language):
+    """SEN-1, SES-7: a thank-you right after a furious complaint leaves the conversation at or
+    below the threshold; the warmth that follows brings it back, a little at a time."""
+    polite, furious = POLITE[language][0], FURIOUS[language][0]
+    levels = [level(conversation(polite, furious, *[WARM[language]] * n, language=language)) for n in range(5)]
+    assert levels[1] in ("slightly_negative", "negative")
+    assert LEVELS.index(levels[4]) > LEVELS.index("neutral")
+    assert [LEVELS.index(each) for each in levels] == sorted(LEVELS.index(each) for each in levels)
+
+
+def test_the_pull_of_a_negative_message_grows_with_its_anger():
+    """SEN-1: mild scores move the value little, a Very negative one sets it, linearly between."""
+    assert weight(0.9) == weight(0.0) == RISING_WEIGHT
+    assert weight(-0.2) == weight(-MILD) == CALM_WEIGHT
+    assert weight(-(MILD + BOUNDS[2]) / 2) == pytest.approx((CALM_WEIGHT + 1) / 2)
+    assert weight(-BOUNDS[2]) == weight(-1.0) == 1
+
+
+scores = st.floats(-1, 1)
+starts = st.none() | scores
+
+
+@given(starts, scores)
+def test_the_rolling_value_lies_between_where_it_was_and_the_message(previous, value):
+    """SEN-1: the value stays within [-1, 1], between its start (Neutral for the first message) and the score."""
+    start = 0.0 if previous is None else previous
+    low, high = sorted([start, value])
+    assert low - 1e-15 <= rolling(previous, value) <= high + 1e-15  # give or take rounding
+
+
+@given(starts, st.floats(-1, -BOUNDS[2]))
+def test_a_very_negative_message_sets_the_value(previous, value):
+    """SEN-1, SES-7: whatever came before, a Very negative message's score is the conversation's."""
+    assert rolling(previous, value) == value
+    assert level(rolling(previous, value)) == "very_negative"
+
+
+@given(st.none() | st.floats(0, 1), st.floats(-MILD, 1))
+def test_from_neutral_or_warm_one_mild_message_never_turns_negative(previous, value):
+    """SEN-1: from 0 or above, one message scoring -MILD or more leaves the level Neutral or better."""
+    assert LEVELS.index(level(rolling(previous, value))) >= LEVELS.index("neutral")
+
+
+@given(st.floats(-1, -BOUNDS[2]), scores)
+def test_from_very_negative_no_one_message_ends_the_alert(previous, value):
+    """SEN-1, SES-7: from Very negative, one message however warm leaves it at Slightly negative or below."""
+    assert reached(level(rolling(previous, value)), "slightly_negative")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Messages in a batch (the chat sockets' group commit), system notices and sentiment (CH-3, CH-5, SEN-1)."""
+"""Messages in a batch (the chat sockets' group commit), system notices and sentiment (CH-3, CH-5, SEN-1, SES-7)."""
 
 import pytest
 
@@ -7,6 +7,7 @@ from omnichannel.conversations.actions.ending import conversation_close_session,
 from omnichannel.conversations.actions.messages import Post, message_post, messages_post
 from omnichannel.conversations.actions.transfers import conversation_transfer_to_queue
 from omnichannel.conversations.models import Conversation, Message, Notice, SenderRole
+from omnichannel.conversations.sentiment import reached
 
 pytestmark = pytest.mark.django_db
 
@@ -74,8 +75,8 @@ def test_a_customer_cannot_write_into_an_ended_chat(active_chat, agent):
 
 
 def test_customer_messages_are_scored_and_the_conversation_keeps_a_rolling_sentiment(active_chat):
-    """SEN-1: every customer message gets a score; the conversation's level follows them;
-    agents' messages are not scored."""
+    """SEN-1: every customer message gets a score; the conversation's level moves from Neutral
+    towards them; agents' messages are not scored."""
     messages_post(
         posts=[
             Post(active_chat.pk, SenderRole.CUSTOMER, "Thank you so much, this is wonderful!"),
@@ -85,7 +86,7 @@ def test_customer_messages_are_scored_and_the_conversation_keeps_a_rolling_senti
     customer, agent_message = active_chat.messages.filter(notice="")
     assert customer.sentiment > 0.7 and agent_message.sentiment is None
     active_chat.refresh_from_db()
-    assert active_chat.sentiment_level == "very_positive"
+    assert active_chat.sentiment_level == "slightly_positive"
 
 
 def test_falling_to_the_threshold_raises_one_sentiment_alert(active_chat):
@@ -114,8 +115,79 @@ def test_messages_stored_together_raise_the_sentiment_alert_once(active_chat):
     )
     alerts = active_chat.events.filter(action="sentiment_alert")
     assert alerts.count() == 1
-    assert (alerts.get().detail["level"], alerts.get().detail["threshold"]) == ("slightly_negative",) * 2
+    assert (alerts.get().detail["level"], alerts.get().detail["threshold"]) == ("very_negative", "slightly_negative")
     assert Conversation.objects.get(pk=active_chat.pk).sentiment_level in ("slightly_positive", "positive")
+
+
+@pytest.mark.parametrize(
+    ("language", "polite", "furious", "warm"),
+    [
+        (
+            "en",
+            "Hi! I hope you can help me, I love your shop.",
+            "This is ridiculous. I have waited three weeks and nobody answers. I am furious!",
+            "Great, thank you so much, that's very helpful!",
+        ),
+        (
+            "da-DK",
+            "Hej! Jeg håber I kan hjælpe mig.",
+            "Det her er fuldstændig uacceptabelt. Jeg har ventet i tre uger, og ingen svarer. Jeg er rasende!",
+            "Tusind tak, det var en stor hjælp!",
+        ),
+    ],
+)
+def test_a_polite_opening_then_a_furious_message_raises_one_sentiment_alert(
+    make_conversation,
+    chat_workstream,
+    agent,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+    language,
+    polite,
+    furious,
+    warm,
+):
+    """SEN-1, SES-7: the furious message itself raises the agent's sentiment alert, once, and
+    the level the agent is shown with it is at or below the threshold; a thank-you right after
+    leaves it there, without a second alert."""
+    chat = make_conversation(chat_workstream, context={"language": language})
+    conversation_pick(conversation=chat, agent=agent)
+    threshold = chat.workstream.sentiment_alert_threshold
+    assert threshold == "slightly_negative"
+    sent = []
+    monkeypatch.setattr("omnichannel.conversations.pushes._send", sent.extend)
+    shown = []  # the conversation's level each customer message's push shows the agent
+    alerts = chat.events.filter(action="sentiment_alert")
+    for body, alerts_after in [(polite, 0), (furious, 1), (warm, 1)]:
+        with django_capture_on_commit_callbacks(execute=True):
+            message_post(conversation=chat, sender_role=SenderRole.CUSTOMER, body=body)
+        assert alerts.count() == alerts_after
+        shown += [p["sentiment"] for _, p in sent if p["type"] == "message.posted" and "sentiment" in p]
+        sent.clear()
+    assert [reached(level, threshold) for level in shown] == [False, True, True]
+    alert = alerts.get()
+    assert alert.agent_id == agent.pk
+    assert alert.detail == {"level": shown[1], "level_label": "Very negative", "threshold": threshold}
+    assert Conversation.objects.get(pk=chat.pk).sentiment_level == shown[2]
+
+
+@pytest.mark.parametrize(
+    ("language", "opening", "mild"),
+    [
+        ("en", "Hi, I have a question about my order", "I have a problem with my invoice"),
+        ("da", "Hej, jeg har et spørgsmål om min ordre", "Pakken er desværre ikke kommet endnu"),
+    ],
+)
+def test_one_mildly_negative_word_raises_no_sentiment_alert(
+    make_conversation, chat_workstream, language, opening, mild
+):
+    """SEN-1: a chat neutral so far, then one negative word: no alert, the level stays Neutral."""
+    chat = make_conversation(chat_workstream, context={"language": language})
+    for body in (opening, mild):
+        message = message_post(conversation=chat, sender_role=SenderRole.CUSTOMER, body=body)
+    assert message.sentiment < 0
+    assert not chat.events.filter(action="sentiment_alert").exists()
+    assert Conversation.objects.get(pk=chat.pk).sentiment_level == "neutral"
 
 
 def test_danish_customers_are_scored_with_the_danish_lexicon(make_conversation, chat_workstream):
