@@ -137,11 +137,13 @@ def test_each_dashboard_renders_at_most_twice_a_second(supervisor, open_chat):
 
     async def scenario():
         loop = asyncio.get_running_loop()
+        # The interval runs from the start of the opening render, which comes after this: timed
+        # from when its frame arrived instead, a slow render (a loaded machine) made it look short.
+        connecting = loop.time()
         socket, _ = await open_dashboard(supervisor)
-        opened = loop.time()
         await get_channel_layer().group_send(groups.SUPERVISORS, {"type": "conversation.changed"})
         await socket.receive_from(timeout=5)
-        assert loop.time() - opened >= 0.45
+        assert loop.time() - connecting >= DashboardConsumer.min_interval
         await socket.disconnect()
 
     run(scenario)
