@@ -8,8 +8,8 @@ session closes is the core's `conversation_close_session` (ST-4, ST-5, ST-6, ST-
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef, Q, Subquery
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -53,18 +53,20 @@ def _sessions_changed(agent: AbstractBaseUser) -> None:
 def _focus(agent: AbstractBaseUser, session: AgentSession | None) -> None:
     """Give `session` (None: Home) the focus. What the agent saw in the session losing focus and
     everything in the one gaining it counts as read (SES-8): both remember the conversation's
-    last message sequence, in one statement."""
+    last message sequence in the statement that moves their focus."""
     rows = AgentSession.objects.filter(agent=agent)
-    # One switch at a time per agent (their tabs may race): on PostgreSQL two switches would each
-    # clear the old focus and set their own, breaking the one-focused-session constraint.
-    list(rows.select_for_update().values_list("pk", flat=True))
+    if connection.features.has_select_for_update:
+        # One switch at a time per agent (their tabs may race): on PostgreSQL two switches would
+        # each clear the old focus and set their own, breaking the one-focused-session constraint.
+        # SQLite has no row locks; its transactions begin IMMEDIATE, holding its one write lock.
+        list(rows.select_for_update().values_list("pk", flat=True))
     target = session.pk if session is not None else None
-    last_sequence = Conversation.objects.filter(pk=OuterRef("conversation_id")).values("last_sequence")[:1]
-    rows.filter(Q(focused=True) | Q(pk=target)).update(seen_sequence=Coalesce(Subquery(last_sequence), 0))
+    last_sequence = Conversation.objects.filter(pk=OuterRef("conversation_id")).order_by().values("last_sequence")
+    seen = Coalesce(Subquery(last_sequence[:1]), 0)
     # Two statements: the one-focused-session constraint holds after each.
-    rows.filter(focused=True).exclude(pk=target).update(focused=False)
+    rows.filter(focused=True).exclude(pk=target).update(focused=False, seen_sequence=seen)
     if session is not None:
-        if not rows.filter(pk=target).update(focused=True):
+        if not rows.filter(pk=target).update(focused=True, seen_sequence=seen):
             raise ConversationError(_("This session was closed meanwhile."))
         session.focused = True
 

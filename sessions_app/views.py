@@ -10,6 +10,7 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -99,12 +100,10 @@ def agent_home(request: HttpRequest) -> HttpResponse:
     return render(request, WORKSPACE, workspace_context(request.user))
 
 
-def _own_session(request: HttpRequest, pk: int) -> AgentSession:
-    return get_object_or_404(
-        AgentSession.objects.select_related("conversation__workstream", "conversation__case"),
-        pk=pk,
-        agent=request.user,
-    )
+def _own_session(request: HttpRequest, pk: int, rows: QuerySet[AgentSession] | None = None) -> AgentSession:
+    """The agent's session `pk`, 404 for anyone else's; joined (`rows`) only where the action
+    reads the conversation: a switch reads just the row, and re-reads the panel after it."""
+    return get_object_or_404(AgentSession if rows is None else rows, pk=pk, agent=request.user)
 
 
 @require_POST
@@ -146,7 +145,9 @@ def session_open(request: HttpRequest) -> HttpResponse:
 @agent_required
 def session_close(request: HttpRequest, pk: int) -> HttpResponse:
     """Close a session after the agent confirmed (SES-5); its conversation moves as its kind says."""
-    session = _own_session(request, pk)
+    session = _own_session(
+        request, pk, AgentSession.objects.select_related("conversation__workstream", "conversation__case")
+    )
     try:
         session_actions.session_close(agent=request.user, session=session)
     except ConversationError as refused:

@@ -3,6 +3,7 @@ number of queries however many rows it shows."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -87,6 +88,20 @@ def conversations_visible_to(user) -> QuerySet[Conversation]:
     return rows.filter(
         Q(primary_agent=user) | Q(consultants=user) | Q(queue__members=user, state=State.OPEN)
     ).distinct()
+
+
+def visible_conversation_ids(user, conversations: Iterable[Conversation]) -> set[int]:
+    """Which of these loaded conversations the user may see, as conversations_visible_to says
+    (SEC-1): an agent's own need no query, the others one between them, and only when there are any."""
+    ids = {conversation.pk for conversation in conversations}
+    if is_supervisor(user):
+        return ids
+    if not is_agent(user):
+        return set()
+    own = {conversation.pk for conversation in conversations if conversation.primary_agent_id == user.pk}
+    if own == ids:
+        return own
+    return own | set(conversations_visible_to(user).filter(pk__in=ids - own).values_list("pk", flat=True))
 
 
 def _with_display_joins(rows: QuerySet[Conversation]) -> QuerySet[Conversation]:
