@@ -100,6 +100,24 @@ def agent_home(request: HttpRequest) -> HttpResponse:
     return render(request, WORKSPACE, workspace_context(request.user))
 
 
+@login_required
+@agent_required
+def work_items(request: HttpRequest) -> HttpResponse:
+    """Home's streams, fetched again when the agent socket says work changed (SES-2, RT-4)."""
+    return render(request, "sessions_app/_home.html#work-items", home_context(request.user))
+
+
+@login_required
+@agent_required
+def session_header(request: HttpRequest, pk: int) -> HttpResponse:
+    """A session's header, fetched again when its conversation changed: state and sentiment (SES-3)."""
+    current = next((item for item in workspace_sessions(request.user) if item.pk == pk), None)
+    if current is None:
+        # Closed while the page asked: its pane is on its way out, with nothing to show.
+        return HttpResponse(status=204)
+    return render(request, f"{WORKSPACE}#session-header", {"current": current})
+
+
 def _own_session(request: HttpRequest, pk: int, rows: QuerySet[AgentSession] | None = None) -> AgentSession:
     """The agent's session `pk`, 404 for anyone else's; joined (`rows`) only where the action
     reads the conversation: a switch reads just the row, and re-reads the panel after it."""

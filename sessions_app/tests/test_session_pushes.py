@@ -1,5 +1,5 @@
-"""The agent's socket keeps the session panel live (SES-7, SES-8): it follows the conversations
-the agent has sessions for and pushes the same session-panel partial the page renders."""
+"""The workspace's agent socket keeps the session panel live (SES-7, SES-8): it follows the
+conversations the agent has sessions for and pushes the same session-panel partial the page renders."""
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -30,7 +30,7 @@ def test_a_customer_message_pushes_the_unread_count_of_a_session_not_in_focus(ag
     session opened after the socket connected is followed too."""
 
     async def scenario():
-        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
+        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/workspace/")
         socket.scope["user"] = agent
         assert (await socket.connect())[0]
         await database_sync_to_async(session_actions.session_open)(agent=agent, conversation=active_chat)
@@ -57,7 +57,7 @@ def test_a_change_before_the_socket_joined_reaches_the_page_on_connecting(agent,
     message_post(conversation=active_chat, sender_role=SenderRole.CUSTOMER, body="This is awful and I hate it.")
 
     async def scenario():
-        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
+        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/workspace/")
         socket.scope["user"] = agent
         assert (await socket.connect())[0]
         html = await socket.receive_from(timeout=5)
@@ -80,7 +80,7 @@ def test_a_conversation_transferred_away_pushes_nothing_of_it_to_the_old_agent(
     conversation_pick(conversation=active_sms, agent=other_agent)
 
     async def scenario():
-        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
+        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/workspace/")
         socket.scope["user"] = agent
         assert (await socket.connect())[0]
         post = database_sync_to_async(message_post)

@@ -5,6 +5,7 @@ from django.urls import reverse
 from omnichannel.conversations.actions.assignment import conversation_offer, conversation_pick
 from omnichannel.conversations.models import AgentProfile, PresenceBase
 from omnichannel.conversations.states import State
+from sessions_app import actions as session_actions
 
 HTMX = {"HX-Request": "true"}
 
@@ -78,3 +79,17 @@ def test_accept_in_the_workspace_swaps_in_the_new_session(client, agent, open_ch
     # A refusal (the offer is gone) is shown in the pane, and nothing changes.
     again = client.post(reverse("sessions_app:accept", args=[open_chat.pk]), headers=headers).content.decode()
     assert 'role="alert"' in again
+
+
+def test_the_workspace_fetches_homes_streams_and_a_sessions_header_again(client, agent, other_agent, active_chat):
+    """SES-2, SES-3: what the agent socket no longer pushes, the page fetches: Home's streams (the
+    inside of #work-items) and a session's header with its state; another agent's session or
+    one closed meanwhile answers with nothing to swap (SEC-1)."""
+    session = session_actions.session_open(agent=agent, conversation=active_chat)
+    client.force_login(agent)
+    streams = client.get(reverse("sessions_app:work_items"), headers=HTMX).content.decode()
+    assert "My work items" in streams and active_chat.title in streams and 'id="work-items"' not in streams
+    header = client.get(reverse("sessions_app:session_header", args=[session.pk]), headers=HTMX)
+    assert "badge-active" in header.content.decode() and "<header" not in header.content.decode()
+    client.force_login(other_agent)
+    assert client.get(reverse("sessions_app:session_header", args=[session.pk]), headers=HTMX).status_code == 204

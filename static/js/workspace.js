@@ -39,16 +39,12 @@
       : tabber && event.shiftKey && /^(case|contact):\d+$/.test(tabber.dataset.openTab) ? tabber.dataset.openTab : null;
     if (record && (event.shiftKey || !paneSession())) {
       event.preventDefault();
-      htmx.ajax("POST", document.querySelector("[data-workspace]").dataset.openUrl, {
-        source: opener || tabber, target: "#session-pane", swap: "outerHTML", values: { target: record },
-      });
+      fromPane(document.querySelector("[data-workspace]").dataset.openUrl, { target: record });
       return;
     }
     if (tabber && paneSession()) {
       event.preventDefault();
-      htmx.ajax("POST", paneSession().dataset.tabsUrl, {
-        source: tabber, target: "#session-pane", swap: "outerHTML", values: { tab: tabber.dataset.openTab },
-      });
+      fromPane(paneSession().dataset.tabsUrl, { tab: tabber.dataset.openTab });
       return;
     }
     const tab = event.target.closest('[role="tab"][data-tab]');
@@ -110,15 +106,16 @@
     focusedId = null;
   });
 
-  // A pushed stream replaces the rows under an open menu: open it again on the new row.
+  // Fetched again, a stream replaces the rows under an open menu: open it again on the new row.
   let reopen = null;
-  document.addEventListener("htmx:oobBeforeSwap", (event) => {
-    const open = event.detail.target.querySelector && event.detail.target.querySelector("[data-menu-toggle][aria-expanded=true]");
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target.id !== "work-items") return;
+    const open = event.detail.target.querySelector("[data-menu-toggle][aria-expanded=true]");
     reopen = open ? { row: open.closest("[data-work-item]").dataset.workItem, focused: open.parentNode.contains(document.activeElement) } : null;
   });
-  document.addEventListener("htmx:oobAfterSwap", (event) => {
-    if (!reopen) return;
-    const toggle = event.target.querySelector && event.target.querySelector(`[data-work-item="${reopen.row}"] [data-menu-toggle]`);
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (!reopen || event.detail.target.id !== "work-items") return;
+    const toggle = event.detail.target.querySelector(`[data-work-item="${reopen.row}"] [data-menu-toggle]`);
     if (toggle) {
       toggle.setAttribute("aria-expanded", "true");
       toggle.nextElementSibling.hidden = false;
@@ -127,33 +124,40 @@
     reopen = null;
   });
 
-  // --- htmx's confirm step: Accept and Pick go from the pane; closing asks in our dialog (SES-5)
+  // --- requests whose answer replaces the session pane go from the pane. Their buttons and
+  // links sit in regions that pushes and fetches replace (the session panel, the offers, Home's
+  // streams, live tabs), maybe before the answer comes; htmx looks for an answer's out-of-band
+  // session panel in its source's document, which a replaced source no longer is.
+  const REPLACED = "#session-panel, #offers, #work-items, [data-live]";
+  function fromPane(path, values) {
+    htmx.ajax("POST", path, {
+      source: document.getElementById("session-pane"), target: "#session-pane", swap: "outerHTML", values,
+    });
+  }
+  function replacesPane(detail) {
+    const elt = detail.elt;
+    // Accept and Pick start a session: the server answers with the new pane.
+    return Boolean(elt.closest && elt.closest(REPLACED)) && (elt.matches("[data-accept], [data-pick], [data-transfer-accept]")
+      || (detail.target && detail.target.id === "session-pane"));
+  }
+
+  // htmx's confirm step: the requests above go from the pane; closing asks in our dialog (SES-5).
   const dialog = document.getElementById("confirm-dialog");
   document.addEventListener("htmx:confirm", (event) => {
-    // Accept and Pick start a session that replaces the session pane. Their buttons sit in
-    // pushed partials, which the push after the action may replace before the answer comes:
-    // sent from the pane instead, the answer still finds where it goes.
-    const starter = event.detail.elt;
-    if (starter.matches && starter.matches("[data-accept], [data-pick]")) {
-      event.preventDefault();
-      htmx.ajax("POST", event.detail.path, {
-        source: document.getElementById("session-pane"), target: "#session-pane", swap: "outerHTML",
-      });
+    const detail = event.detail;
+    const moved = replacesPane(detail);
+    const send = () => (moved ? fromPane(detail.path, JSON.parse(detail.elt.getAttribute("hx-vals") || "{}")) : detail.issueRequest(true));
+    if (!detail.question || !dialog) {
+      if (moved) {
+        event.preventDefault();
+        send();
+      }
       return;
     }
-    if (!event.detail.question || !dialog) return;
     event.preventDefault();
-    dialog.querySelector("#confirm-dialog-text").textContent = event.detail.question;
+    dialog.querySelector("#confirm-dialog-text").textContent = detail.question;
     dialog.returnValue = "";
-    dialog.addEventListener("close", () => {
-      if (dialog.returnValue !== "confirm") return;
-      // A push may have replaced the button while the dialog was open, and htmx sends nothing
-      // for a detached element: then it goes from the pane, as Accept and Pick do.
-      if (document.body.contains(event.detail.elt)) event.detail.issueRequest(true);
-      else htmx.ajax("POST", event.detail.path, {
-        source: document.getElementById("session-pane"), target: "#session-pane", swap: "outerHTML",
-      });
-    }, { once: true });
+    dialog.addEventListener("close", () => { if (dialog.returnValue === "confirm") send(); }, { once: true });
     dialog.showModal();
     dialog.querySelector('[value="confirm"]').focus();
   });
@@ -300,13 +304,20 @@
   readDrafts(Infinity);
   restore(document);
 
-  // --- the focused session's conversation changed (its header was pushed): live tabs reload,
-  // unless the agent is working in one; unsaved fields come back from the drafts.
-  document.addEventListener("htmx:oobAfterSwap", (event) => {
-    if (!/^session-header-/.test(event.detail.target.id || "")) return;
-    document.querySelectorAll("#session-pane [data-live-tab]").forEach((panel) => {
-      if (panel.contains(document.activeElement)) return;
-      htmx.trigger(panel, "conversation-changed");
+  // --- conversations changed: the agent socket names them in a JSON frame. Home fetches its
+  // streams again; the focused session, when its conversation is among them, its header and
+  // live tabs, unless the agent is working in one (unsaved fields come back from the drafts).
+  // Fetched, not pushed: a push could arrive after a switch had replaced the pane it was for.
+  document.addEventListener("htmx:wsBeforeMessage", (event) => {
+    if (!event.detail.message.startsWith("{")) return;
+    event.preventDefault();
+    const changed = JSON.parse(event.detail.message).changed;
+    const home = document.getElementById("work-items");
+    if (home) htmx.trigger(home, "work-changed");
+    const pane = paneSession();
+    if (!pane || !changed.includes(Number(pane.dataset.conversationId))) return;
+    pane.querySelectorAll("[data-live]").forEach((region) => {
+      if (!region.contains(document.activeElement)) htmx.trigger(region, "conversation-changed");
     });
   });
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from omnichannel.testing.browser import WIDGET
 from omnichannel.testing.fixtures import log_in
 
 pytestmark = pytest.mark.browser
@@ -54,3 +55,25 @@ def test_administrator_sees_validation_for_61_minute_wrap_up_block(
     screenshot(page, "admin-validation")
     chat_workstream.refresh_from_db()
     assert chat_workstream.wrap_up_block_minutes is None
+
+
+def test_every_browser_test_hears_console_errors_uncaught_exceptions_and_htmx_errors(
+    new_page, browser_errors, chat_workstream
+):
+    """The shared check behind every browser test: a console.error, an uncaught exception and an
+    htmx error event are caught in a page, in the widget's iframe and in a popup; the test
+    would fail at its end (here they are taken back, having been counted)."""
+    page = new_page()
+    page.goto("/demo/")
+    page.locator(WIDGET).element_handle().content_frame().evaluate("console.error('in the widget')")
+    page.evaluate("setTimeout(() => { throw new Error('uncaught on the host page'); })")
+    with page.context.expect_page() as opened:
+        page.evaluate("window.open('/login/')")
+    popup = opened.value
+    popup.wait_for_load_state()
+    popup.evaluate("htmx.trigger(document.body, 'htmx:oobErrorNoTarget', {error: 'htmx:oobErrorNoTarget', target: '#gone'})")
+    popup.evaluate("0")
+    page.evaluate("0")
+    seen = "\n".join(browser_errors.unexpected())
+    assert "in the widget" in seen and "uncaught on the host page" in seen and "htmx:oobErrorNoTarget, #gone" in seen
+    browser_errors.seen.clear()

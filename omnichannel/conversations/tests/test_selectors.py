@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from omnichannel.conversations import actions
+from omnichannel.conversations.actions.assignment import conversation_pick
 from omnichannel.conversations.selectors import conversations_visible_to, is_agent, visible_conversation_ids
 
 pytestmark = pytest.mark.django_db
@@ -15,14 +15,14 @@ def conversations(agent, other_agent, make_conversation, chat_workstream, other_
     """The agent's own chat, one they consult on, one Open in their queue, one Open in a queue
     not theirs, and a colleague's."""
     own = make_conversation(chat_workstream)
-    actions.conversation_pick(conversation=own, agent=agent)
+    conversation_pick(conversation=own, agent=agent)
     consulted = make_conversation(chat_workstream)
-    actions.conversation_pick(conversation=consulted, agent=other_agent)
+    conversation_pick(conversation=consulted, agent=other_agent)
     consulted.consultants.add(agent)
     in_queue = make_conversation(chat_workstream)
     elsewhere = make_conversation(chat_workstream, queue=other_queue)
     colleagues = make_conversation(chat_workstream)
-    actions.conversation_pick(conversation=colleagues, agent=other_agent)
+    conversation_pick(conversation=colleagues, agent=other_agent)
     return [own, consulted, in_queue, elsewhere, colleagues]
 
 

@@ -39,7 +39,7 @@ def order_question(chat_workstream):
 
 
 def test_customer_starts_chat_from_demo_and_talks_live_with_agent(
-    new_page, agent, chat_workstream, order_question, screenshot
+    new_page, agent, chat_workstream, order_question, screenshot, browser_errors
 ):
     """CH-1, CH-2, CH-4, CH-3: the widget's iframe on a hostile host page keeps its own look;
     the monitoring notice shows before the chat starts; the required pre-chat answer is
@@ -59,6 +59,8 @@ def test_customer_starts_chat_from_demo_and_talks_live_with_agent(
     screenshot(customer, "launcher")
     launcher.click()
 
+    # The start without the required answer is refused (400), which Chromium logs.
+    browser_errors.allow(r"\(\S+/chat/[\w-]+/start/\): Failed to load resource: .* 400 ")
     notice = frame.get_by_role("note")
     expect(notice).to_contain_text("may be monitored and recorded")
     assert Conversation.objects.count() == 0
@@ -158,13 +160,20 @@ TRACK_SOCKETS = """(() => {
 })();"""
 
 
-def test_customer_offline_gets_every_message_exactly_once(new_page, agent, chat_workstream, screenshot):
+# The widget's reconnect attempts while the network is away fail, and Chromium says so.
+OFFLINE = r"WebSocket connection to '\S+/ws/chat/customer/' failed: .*ERR_INTERNET_DISCONNECTED"
+
+
+def test_customer_offline_gets_every_message_exactly_once(
+    new_page, agent, chat_workstream, screenshot, browser_errors
+):
     """CH-5, REL-1: the customer's network goes away mid-chat. Chromium's offline emulation
     only stalls an open socket's frames (and delivers them afterwards), so the test also
     closes the widget's socket, as a lost connection would: the server sees it go, and new
     connections fail until the network is back. Three messages written meanwhile wait as
     "Sending…" while the agent writes two; back online, both sides show every message once,
     in sequence order, and each customer message is stored once."""
+    browser_errors.allow(OFFLINE)
     agent_page = agent_at_home(new_page, agent)
     customer = new_page()
     customer.context.add_init_script(TRACK_SOCKETS)
@@ -212,10 +221,13 @@ def test_customer_offline_gets_every_message_exactly_once(new_page, agent, chat_
     screenshot(customer, "customer")
 
 
-def test_widget_shows_a_lost_network_at_once_and_recovers_on_the_same_socket(new_page, agent, chat_workstream):
+def test_widget_shows_a_lost_network_at_once_and_recovers_on_the_same_socket(
+    new_page, agent, chat_workstream, browser_errors
+):
     """CH-5, REL-1: the moment the browser reports the network gone, the widget says it is
     reconnecting, even while its socket has not noticed; back online on the same socket, the
     message written meanwhile is delivered once and the notice goes."""
+    browser_errors.allow(OFFLINE)
     customer, frame, agent_page, conversation = chat_with_agent(new_page, agent)
     composer = frame.get_by_label("Your message")
 
