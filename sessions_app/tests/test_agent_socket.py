@@ -193,7 +193,7 @@ def test_a_supervisors_assign_opens_the_session_and_tells_the_agent(agent, super
     without taking the focus from where they work."""
 
     async def scenario():
-        socket = agent_socket(agent)
+        socket = workspace_socket(agent)
         await socket.connect()
         await socket.receive_from(timeout=5)  # the page as of connecting
         await database_sync_to_async(conversation_assign)(conversation=open_chat, agent=agent, actor=supervisor)
