@@ -71,7 +71,7 @@ def main(argv: list[str]) -> None:
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
-    from sessions_app.views import workspace_context
+    from sessions_app.contexts import workspace_context
 
     agent, sessions = seed()
     client = Client(HTTP_HX_REQUEST="true", HTTP_HOST="localhost")

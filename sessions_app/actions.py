@@ -18,12 +18,8 @@ from omnichannel.conversations.actions.assignment import conversation_resume
 from omnichannel.conversations.actions.ending import conversation_close_session
 from omnichannel.conversations.errors import ConversationError, InvalidInput, NotPermitted
 from omnichannel.conversations.models import Case, Contact, Conversation, ConversationEvent
-from omnichannel.conversations.selectors import (
-    cases_visible_to,
-    contacts_visible_to,
-    conversations_visible_to,
-    is_agent,
-)
+from omnichannel.conversations.record_selectors import cases_visible_to, contacts_visible_to
+from omnichannel.conversations.selectors import conversations_visible_to, is_agent
 from omnichannel.conversations.states import Action, State
 
 from . import tabs

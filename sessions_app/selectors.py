@@ -11,12 +11,8 @@ from django.db.models.functions import Coalesce
 
 from omnichannel.conversations import sentiment
 from omnichannel.conversations.models import ConversationEvent, Message, SenderRole
-from omnichannel.conversations.selectors import (
-    accounts_visible_to,
-    cases_visible_to,
-    contacts_visible_to,
-    visible_conversation_ids,
-)
+from omnichannel.conversations.record_selectors import accounts_visible_to, cases_visible_to, contacts_visible_to
+from omnichannel.conversations.selectors import visible_conversation_ids
 from omnichannel.conversations.states import Action, State
 
 from . import badges, tabs

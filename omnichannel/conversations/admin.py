@@ -32,7 +32,7 @@ from .models import (
     RoutingRule,
     Workstream,
 )
-from .selectors import case_work_item
+from .record_selectors import case_work_item
 from .states import Channel
 
 admin.site.site_header = _("Omnichannel administration")

@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from ..errors import ConcurrentChange, ConversationError, InvalidInput, NotPermitted
 from ..models import Account, Case, CaseStatus, Contact, Conversation, ConversationEvent, Workstream
-from ..selectors import case_work_item, customer_cases, default_case_workstream, is_supervisor
+from ..record_selectors import case_work_item, customer_cases, default_case_workstream
+from ..selectors import is_supervisor
 from ..states import Action, IllegalTransition, Kind, State
 from .assignment import conversation_create
 from .checks import require_conversation_worker

@@ -9,7 +9,7 @@ from django.shortcuts import render
 
 from omnichannel.conversations.roles import supervisor_required
 
-from .contexts import dashboard_context
+from ..contexts import dashboard_context
 
 
 @login_required

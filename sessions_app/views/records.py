@@ -20,8 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from omnichannel.conversations.actions import cases as case_actions
 from omnichannel.conversations.errors import ConversationError
 from omnichannel.conversations.models import Account, Case, CaseStatus, Contact, Conversation
-from omnichannel.conversations.roles import agent_required
-from omnichannel.conversations.selectors import (
+from omnichannel.conversations.record_selectors import (
     account_for_page,
     active_conversation_for_page,
     case_for_page,
@@ -31,10 +30,10 @@ from omnichannel.conversations.selectors import (
     cases_visible_to,
     contact_for_page,
     earlier_conversations,
-    is_supervisor,
     may_change_case,
-    pre_chat_labels,
 )
+from omnichannel.conversations.roles import agent_required
+from omnichannel.conversations.selectors import is_supervisor, pre_chat_labels
 from omnichannel.conversations.states import Kind, State
 
 ACTIVE_CONVERSATION = "sessions_app/_active_conversation.html#active-conversation"

@@ -22,7 +22,7 @@ from omnichannel.conversations.selectors import can_write, conversations_visible
 from omnichannel.knowledge.models import Article
 from omnichannel.knowledge.search import article_search, articles_recent, excerpt, search_terms
 
-from .views_records import render_tab
+from .records import render_tab
 
 SEARCH = "sessions_app/_knowledge_search.html#knowledge-search"
 RESULTS = "sessions_app/_knowledge_search.html#knowledge-results"

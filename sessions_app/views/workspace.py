@@ -14,7 +14,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
@@ -24,64 +23,14 @@ from omnichannel.conversations.actions.ending import conversation_close_session,
 from omnichannel.conversations.actions.presence import agent_presence_set
 from omnichannel.conversations.actions.transfers import conversation_transfer_accept, conversation_transfer_reject
 from omnichannel.conversations.errors import ConversationError
-from omnichannel.conversations.models import AgentProfile, Case, Contact, Conversation, Presence
+from omnichannel.conversations.models import Case, Contact, Conversation, Presence
 from omnichannel.conversations.roles import agent_required
-from omnichannel.conversations.selectors import (
-    can_write,
-    canned_responses_for,
-    capacity_in_use,
-    closed_work_items,
-    my_work_items,
-    open_work_items,
-    transcript,
-)
 
-from . import actions as session_actions
-from .context_processors import agent_bar_context
-from .models import AgentSession
-from .selectors import SessionItem, focused, session_tabs, workspace_sessions
-
-WORKSPACE = "sessions_app/workspace.html"
-
-
-def home_context(user) -> dict:
-    """What the Home session shows (SES-2); the agent socket re-renders the same partials."""
-    profile = AgentProfile.objects.filter(user=user).first()
-    return {
-        "capacity_in_use": capacity_in_use(agent_id=user.pk, now=timezone.now()),
-        "capacity": profile.capacity if profile else 0,
-        "my_work_items": my_work_items(user),
-        "open_work_items": open_work_items(user),
-        "closed_work_items": closed_work_items(user),
-    }
-
-
-def session_pane_context(user, item: SessionItem) -> dict:
-    """The focused session: its application tabs and, for a conversation with a transcript,
-    the communication panel (SES-3, SES-9)."""
-    session = item.session
-    context = {"tabs": session_tabs(session, agent=user)}
-    conversation = item.conversation
-    if not item.visible:
-        # Transferred or taken over meanwhile: the session stays until closed, its contents go (SEC-1).
-        return {"tabs": [], "conversation_gone": True}
-    if conversation is not None and conversation.traits.transcript:
-        writes = can_write(user, conversation)
-        context |= {
-            "conversation": conversation,
-            "transcript": transcript(conversation),
-            "can_write": writes,
-            "canned_responses": canned_responses_for(conversation) if writes else [],
-        }
-    return context
-
-
-def workspace_context(user) -> dict:
-    sessions = workspace_sessions(user)
-    current = focused(sessions)
-    context = {"sessions": sessions, "current": current}
-    context |= home_context(user) if current is None else session_pane_context(user, current)
-    return context
+from .. import actions as session_actions
+from ..context_processors import agent_bar_context
+from ..contexts import WORKSPACE, home_context, workspace_context
+from ..models import AgentSession
+from ..selectors import workspace_sessions
 
 
 def _workspace(request: HttpRequest, *, error: str = "") -> HttpResponse:

@@ -1,0 +1,1 @@
+"""The agent workspace's views, by screen: the workspace itself, records, knowledge."""
