@@ -53,7 +53,6 @@ from bench.harness import ROOT, configure, percentile
 
 PG_URL = os.environ.get("BENCH_CHAT_PG_URL", "postgres://postgres@127.0.0.1:5432/omnichannel_bench_chat")
 REDIS_URL = os.environ.get("BENCH_CHAT_REDIS_URL", "redis://127.0.0.1:6379/14")
-SQLITE_URL = "sqlite:////tmp/omnichannel-bench-chat.sqlite3"
 IDLE_WARM = 50  # sockets opened before the RSS baseline, so lazy imports and caches are not counted
 BODIES = [
     "Hi, I have a question about my last invoice.",
@@ -507,6 +506,9 @@ def serve_command(env: dict | None = None) -> tuple[list[str], dict]:
             "SECURE_SSL_REDIRECT": "0",
             # No heartbeats in the bench: keep the sockets' connection rows fresh for the run.
             "CONNECTION_STALE_SECONDS": "3600",
+            # Redis pub/sub ignores database numbers: under the default prefix the bench's pushes
+            # would reach the groups of a test run (or another bench) on the same Redis.
+            "CHANNEL_LAYER_PREFIX": f"bench-chat-{os.getpid()}",
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
             **(env or {}),
         },
@@ -734,7 +736,8 @@ def run_backend(args) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-chat-{args.backend}-"))
     if pg:
         subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)
-    configure(PG_URL if pg else SQLITE_URL, REDIS_URL if pg else "")
+    # SQLite in the run's own folder: another developer's bench may be running beside this one.
+    configure(PG_URL if pg else f"sqlite:///{workdir}/bench.sqlite3", REDIS_URL if pg else "")
     from django.db import connections
 
     started = time.perf_counter()
@@ -795,6 +798,8 @@ def run_backend(args) -> dict:
                 "server_pids": [pid],
             }
             result["idle"] = run_client(idle, workdir)
+    for database in workdir.glob("bench.sqlite3*"):
+        database.unlink()
     return result
 
 
@@ -853,7 +858,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--idle", type=int, default=2000, help="idle customer sockets for kb_per_idle_socket")
     parser.add_argument("--raw-clients", type=int, default=2, help="load processes for the bare relay")
     parser.add_argument("--profile", default="", help="directory: py-spy the servers during one phase")
-    parser.add_argument("--profile-phase", default="max", choices=["max", "half"])
+    parser.add_argument("--profile-phase", default="max", choices=["max", "light", "half"])
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--relay", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -893,7 +898,11 @@ def main(argv: list[str]) -> None:
                 "scaleout_msgs_per_s": pg["phases"]["max"]["msgs_per_s"],
                 "scaleout_ratio_to_raw": round(pg["phases"]["max"]["msgs_per_s"] / raw_rate, 4),
                 "p50_ms_light": lite["phases"]["light"]["p50_ms"],
+                "p50_ms_half_load": lite["phases"]["half"]["p50_ms"],
                 "p99_ms_half_load": lite["phases"]["half"]["p99_ms"],
+                # The tail against this run's own light-load latency: what a machine's speed and
+                # noise do to both cancels out, where an absolute p99 only says which machine ran it.
+                "tail_ratio": round(lite["phases"]["half"]["p99_ms"] / max(lite["phases"]["light"]["p50_ms"], 0.01), 1),
                 "lost": sum(faults(r, "lost") for r in results.values()),
                 "duplicated": sum(faults(r, "duplicated") for r in results.values()),
                 "kb_per_idle_socket": lite.get("idle", {}).get("kb_per_idle_socket"),
