@@ -64,6 +64,11 @@ BODIES = [
 ]
 PY_SPY = Path(sys.executable).with_name("py-spy")
 PROFILE_RATE = 200
+# OWN_CPU_SHARE: each server, load generator and profiler starts a session of its own. Linux
+# (autogroup) shares the CPU fairly between sessions, then within one among its threads: in the
+# bench's session the load generator and py-spy spent the server's share, which on a machine
+# shared with other work was all the server got (its threads waited on the run queue more than
+# half the time at half load). Apart, each has the share a process on its own machine would.
 
 
 # --- the load generator (its own process; needs only `websockets`) -------------------------
@@ -326,6 +331,7 @@ class Client:
                 + ["--nonblocking", "--gil", "--threads", "--format", "raw", "--output", f"{out}/server{i}.txt"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                start_new_session=True,  # see OWN_CPU_SHARE
             )
             for i, pid in enumerate(self.spec["server_pids"])
         ]
@@ -475,7 +481,12 @@ def processes(commands: list[tuple[list[str], dict]], log: Path):
             for command, env in commands:
                 port = free_port()
                 process = subprocess.Popen(
-                    [*command, str(port)], cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=out
+                    [*command, str(port)],
+                    cwd=ROOT,
+                    env={**os.environ, **env},
+                    stdout=out,
+                    stderr=out,
+                    start_new_session=True,  # see OWN_CPU_SHARE
                 )
                 started.append((process, port))
             for process, port in started:
@@ -537,7 +548,10 @@ def run_client(spec: dict, workdir: Path, clients: int = 1) -> dict:
         )
         commands.append([sys.executable, "-m", "bench", "chat", "--client", str(path)])
     running = [
-        subprocess.Popen(c, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands
+        subprocess.Popen(
+            c, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )  # see OWN_CPU_SHARE
+        for c in commands
     ]
     outs = []
     for process in running:
@@ -761,12 +775,16 @@ def run_backend(args) -> dict:
                 {"name": "half", "conversations": args.conversations, "half_of": "max", "warm": 1, "duration": 6},
             ]
         else:
+            # Half load follows the max phase it is half of: the rate is taken under the machine's
+            # load of that moment, not of a phase earlier (other work on a shared machine comes
+            # and goes within seconds).
             phases = [
-                {"name": "max", "conversations": args.conversations, "warm": 3, "duration": args.duration},
                 {"name": "light", "conversations": 2, "interval": 0.2, "warm": 1, "duration": 5},
+                {"name": "max", "conversations": args.conversations, "warm": 3, "duration": args.duration},
                 {"name": "half", "conversations": args.conversations, "half_of": "max", "warm": 2, "duration": 8},
             ]
-        profiled = next(p for p in phases if p["name"] == args.profile_phase)
+        # Scale-out has no light phase: it is profiled at max then.
+        profiled = next((p for p in phases if p["name"] == args.profile_phase), phases[0])
         profiled["profile"] = bool(profile_dir)
         spec = {
             "mode": "product",
