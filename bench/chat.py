@@ -8,9 +8,10 @@ side. The load generator (`--client`) runs in its own process(es), apart from th
 1. raw: a bare `websockets` relay (`--relay`) forwarding each frame to the other socket of
    its pair: the machine's limit (two client processes, since one alone saturates first);
 2. embedded: `manage.py serve` on SQLite and the in-memory layer, the product's whole path
-   (group commit, sentiment, render, push, ack): max msgs/s with all N, p50 with two paced
-   conversations, p99 with all N paced at half the max; then 2,000 idle subscribed customer
-   sockets on a fresh server, its RSS growth per socket;
+   (group commit, sentiment, render, push, ack): p50 with two paced conversations, max
+   msgs/s with all N, then p99 with all N paced at half the max (tail_ratio: that p99 over the
+   light p50); then 2,000 idle subscribed customer sockets on a fresh server, its RSS growth
+   per socket;
 3. scale-out: PostgreSQL + Redis, two `serve` processes (CONN_MAX_AGE=60), customers on one,
    agents on the other.
 
@@ -64,11 +65,12 @@ BODIES = [
 ]
 PY_SPY = Path(sys.executable).with_name("py-spy")
 PROFILE_RATE = 200
-# OWN_CPU_SHARE: each server, load generator and profiler starts a session of its own. Linux
-# (autogroup) shares the CPU fairly between sessions, then within one among its threads: in the
-# bench's session the load generator and py-spy spent the server's share, which on a machine
-# shared with other work was all the server got (its threads waited on the run queue more than
-# half the time at half load). Apart, each has the share a process on its own machine would.
+# OWN_CPU_SHARE: each server (and the relay) and py-spy start a session of their own; the load
+# generators stay in the bench's. Linux (autogroup) shares the CPU fairly between sessions, then
+# within one among its threads: in one session the load generator and py-spy spent the server's
+# share, which on a machine shared with other work was all the server got (its threads waited
+# on the run queue more than half the time at half load). The raw relay and the product's
+# servers are alike in this, so the throughput ratios still compare like with like.
 
 
 # --- the load generator (its own process; needs only `websockets`) -------------------------
@@ -548,10 +550,7 @@ def run_client(spec: dict, workdir: Path, clients: int = 1) -> dict:
         )
         commands.append([sys.executable, "-m", "bench", "chat", "--client", str(path)])
     running = [
-        subprocess.Popen(
-            c, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-        )  # see OWN_CPU_SHARE
-        for c in commands
+        subprocess.Popen(c, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands
     ]
     outs = []
     for process in running:
