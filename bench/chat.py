@@ -8,10 +8,9 @@ side. The load generator (`--client`) runs in its own process(es), apart from th
 1. raw: a bare `websockets` relay (`--relay`) forwarding each frame to the other socket of
    its pair: the machine's limit (two client processes, since one alone saturates first);
 2. embedded: `manage.py serve` on SQLite and the in-memory layer, the product's whole path
-   (group commit, sentiment, render, push, ack): p50 with two paced conversations, max
-   msgs/s with all N, then p99 with all N paced at half the max (tail_ratio: that p99 over the
-   light p50); then 2,000 idle subscribed customer sockets on a fresh server, its RSS growth
-   per socket;
+   (group commit, sentiment, render, push, ack): max msgs/s with all N, p50 with two paced
+   conversations, p99 with all N paced at half the max (tail_ratio: that p99 over the light
+   p50); then 2,000 idle subscribed customer sockets on a fresh server, its RSS growth per socket;
 3. scale-out: PostgreSQL + Redis, two `serve` processes (CONN_MAX_AGE=60), customers on one,
    agents on the other.
 
@@ -65,12 +64,6 @@ BODIES = [
 ]
 PY_SPY = Path(sys.executable).with_name("py-spy")
 PROFILE_RATE = 200
-# OWN_CPU_SHARE: each server (and the relay) and py-spy start a session of their own; the load
-# generators stay in the bench's. Linux (autogroup) shares the CPU fairly between sessions, then
-# within one among its threads: in one session the load generator and py-spy spent the server's
-# share, which on a machine shared with other work was all the server got (its threads waited
-# on the run queue more than half the time at half load). The raw relay and the product's
-# servers are alike in this, so the throughput ratios still compare like with like.
 
 
 # --- the load generator (its own process; needs only `websockets`) -------------------------
@@ -333,7 +326,6 @@ class Client:
                 + ["--nonblocking", "--gil", "--threads", "--format", "raw", "--output", f"{out}/server{i}.txt"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                start_new_session=True,  # see OWN_CPU_SHARE
             )
             for i, pid in enumerate(self.spec["server_pids"])
         ]
@@ -483,12 +475,7 @@ def processes(commands: list[tuple[list[str], dict]], log: Path):
             for command, env in commands:
                 port = free_port()
                 process = subprocess.Popen(
-                    [*command, str(port)],
-                    cwd=ROOT,
-                    env={**os.environ, **env},
-                    stdout=out,
-                    stderr=out,
-                    start_new_session=True,  # see OWN_CPU_SHARE
+                    [*command, str(port)], cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=out
                 )
                 started.append((process, port))
             for process, port in started:
@@ -774,12 +761,9 @@ def run_backend(args) -> dict:
                 {"name": "half", "conversations": args.conversations, "half_of": "max", "warm": 1, "duration": 6},
             ]
         else:
-            # Half load follows the max phase it is half of: the rate is taken under the machine's
-            # load of that moment, not of a phase earlier (other work on a shared machine comes
-            # and goes within seconds).
             phases = [
-                {"name": "light", "conversations": 2, "interval": 0.2, "warm": 1, "duration": 5},
                 {"name": "max", "conversations": args.conversations, "warm": 3, "duration": args.duration},
+                {"name": "light", "conversations": 2, "interval": 0.2, "warm": 1, "duration": 5},
                 {"name": "half", "conversations": args.conversations, "half_of": "max", "warm": 2, "duration": 8},
             ]
         # Scale-out has no light phase: it is profiled at max then.
