@@ -9,8 +9,8 @@ side. The load generator (`--client`) runs in its own process(es), apart from th
    its pair: the machine's limit (two client processes, since one alone saturates first);
 2. embedded: `manage.py serve` on SQLite and the in-memory layer, the product's whole path
    (group commit, sentiment, render, push, ack): max msgs/s with all N, p50 with two paced
-   conversations, p99 with all N paced at half the max; then 2,000 idle subscribed customer
-   sockets on a fresh server, its RSS growth per socket;
+   conversations, p99 with all N paced at half the max (tail_ratio: that p99 over the light
+   p50); then 2,000 idle subscribed customer sockets on a fresh server, its RSS growth per socket;
 3. scale-out: PostgreSQL + Redis, two `serve` processes (CONN_MAX_AGE=60), customers on one,
    agents on the other.
 
@@ -53,7 +53,6 @@ from bench.harness import ROOT, configure, percentile
 
 PG_URL = os.environ.get("BENCH_CHAT_PG_URL", "postgres://postgres@127.0.0.1:5432/omnichannel_bench_chat")
 REDIS_URL = os.environ.get("BENCH_CHAT_REDIS_URL", "redis://127.0.0.1:6379/14")
-SQLITE_URL = "sqlite:////tmp/omnichannel-bench-chat.sqlite3"
 IDLE_WARM = 50  # sockets opened before the RSS baseline, so lazy imports and caches are not counted
 BODIES = [
     "Hi, I have a question about my last invoice.",
@@ -507,6 +506,9 @@ def serve_command(env: dict | None = None) -> tuple[list[str], dict]:
             "SECURE_SSL_REDIRECT": "0",
             # No heartbeats in the bench: keep the sockets' connection rows fresh for the run.
             "CONNECTION_STALE_SECONDS": "3600",
+            # Redis pub/sub ignores database numbers: under the default prefix the bench's pushes
+            # would reach the groups of a test run (or another bench) on the same Redis.
+            "CHANNEL_LAYER_PREFIX": f"bench-chat-{os.getpid()}",
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
             **(env or {}),
         },
@@ -735,7 +737,8 @@ def run_backend(args) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-chat-{args.backend}-"))
     if pg:
         subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)
-    configure(PG_URL if pg else SQLITE_URL, REDIS_URL if pg else "")
+    # SQLite in the run's own folder: another developer's bench may be running beside this one.
+    configure(PG_URL if pg else f"sqlite:///{workdir}/bench.sqlite3", REDIS_URL if pg else "")
     from django.db import connections
 
     started = time.perf_counter()
@@ -764,7 +767,8 @@ def run_backend(args) -> dict:
                 {"name": "light", "conversations": 2, "interval": 0.2, "warm": 1, "duration": 5},
                 {"name": "half", "conversations": args.conversations, "half_of": "max", "warm": 2, "duration": 8},
             ]
-        profiled = next(p for p in phases if p["name"] == args.profile_phase)
+        # Scale-out has no light phase: it is profiled at max then.
+        profiled = next((p for p in phases if p["name"] == args.profile_phase), phases[0])
         profiled["profile"] = bool(profile_dir)
         spec = {
             "mode": "product",
@@ -796,6 +800,8 @@ def run_backend(args) -> dict:
                 "server_pids": [pid],
             }
             result["idle"] = run_client(idle, workdir)
+    for database in workdir.glob("bench.sqlite3*"):
+        database.unlink()
     return result
 
 
@@ -854,7 +860,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--idle", type=int, default=2000, help="idle customer sockets for kb_per_idle_socket")
     parser.add_argument("--raw-clients", type=int, default=2, help="load processes for the bare relay")
     parser.add_argument("--profile", default="", help="directory: py-spy the servers during one phase")
-    parser.add_argument("--profile-phase", default="max", choices=["max", "half"])
+    parser.add_argument("--profile-phase", default="max", choices=["max", "light", "half"])
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--relay", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -894,7 +900,11 @@ def main(argv: list[str]) -> None:
                 "scaleout_msgs_per_s": pg["phases"]["max"]["msgs_per_s"],
                 "scaleout_ratio_to_raw": round(pg["phases"]["max"]["msgs_per_s"] / raw_rate, 4),
                 "p50_ms_light": lite["phases"]["light"]["p50_ms"],
+                "p50_ms_half_load": lite["phases"]["half"]["p50_ms"],
                 "p99_ms_half_load": lite["phases"]["half"]["p99_ms"],
+                # The tail against this run's own light-load latency: what a machine's speed and
+                # noise do to both cancels out, where an absolute p99 only says which machine ran it.
+                "tail_ratio": round(lite["phases"]["half"]["p99_ms"] / max(lite["phases"]["light"]["p50_ms"], 0.01), 1),
                 "lost": sum(faults(r, "lost") for r in results.values()),
                 "duplicated": sum(faults(r, "duplicated") for r in results.values()),
                 "kb_per_idle_socket": lite.get("idle", {}).get("kb_per_idle_socket"),
