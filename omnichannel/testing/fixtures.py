@@ -298,8 +298,8 @@ class BrowserErrors:
         if message.type != "error":
             return
         where = message.location.get("url", "")
-        # Chromium asks every page for /favicon.ico, which answers 404 until the product has
-        # one (another branch adds it); nothing else is forgiven.
+        # Chromium asks every page for /favicon.ico: the product answers it, but pages of the
+        # tests' own helper servers (a host page, a payload page) have none. Nothing else is forgiven.
         if where.endswith("/favicon.ico"):
             return
         self._add(f"console.error on {_url(message.page)} ({where}): {message.text}")
