@@ -54,7 +54,6 @@ def _case_event(
                 conversation=conversation,
                 action=action,
                 actor=actor,
-                agent_id=conversation.primary_agent_id,
                 detail={"case": case.pk, "case_title": case.title, **detail},
                 notify=(conversation.primary_agent_id,) if conversation.primary_agent_id else (),
             )

@@ -18,14 +18,14 @@ from ..states import Action
 
 @dataclass(frozen=True)
 class NewEvent:
-    """What happened to a conversation, as it is after the change."""
+    """What happened to a conversation, as it is after the change (its state and primary agent
+    are read from it)."""
 
     conversation: Conversation
     action: Action
     detail: dict[str, Any] = field(default_factory=dict)
     actor: AbstractBaseUser | None = None
     from_state: str | None = None  # None: the state did not move
-    agent_id: int | None = None  # the primary agent after it
     # Agents besides the conversation's queue whose pages the push re-renders.
     notify: tuple[int, ...] = ()
     # The queue it left, whose Open work items list it until told (RT-4).
@@ -42,7 +42,7 @@ def events_record(*, events: list[NewEvent], now: datetime) -> list[Conversation
                 to_state=e.conversation.state,
                 action=e.action,
                 actor=e.actor,
-                agent_id=e.agent_id,
+                agent_id=e.conversation.primary_agent_id,
                 created_at=now,
                 detail=e.detail,
             )
@@ -56,8 +56,8 @@ def events_record(*, events: list[NewEvent], now: datetime) -> list[Conversation
         changes.append(pushes.Change(c.pk, c.queue_id, row.pk, c.state, tuple(e.notify)))
         if e.left_queue_id is not None:
             changes.append(pushes.Change(c.pk, e.left_queue_id, row.pk, c.state, ()))
-        if e.action == Action.ASSIGN and e.agent_id is not None:
-            assigned[e.agent_id].append(c.pk)
+        if e.action == Action.ASSIGN and c.primary_agent_id is not None:
+            assigned[c.primary_agent_id].append(c.pk)
     pushes.conversations_changed(changes)
     if assigned:
         pushes.conversations_assigned(assigned)

@@ -78,7 +78,6 @@ def _watch(
                     conversation=conversation,
                     action=action,
                     actor=actor,
-                    agent_id=conversation.primary_agent_id,
                     detail={"rule": rule.spec},
                 )
             ],

@@ -190,7 +190,6 @@ def messages_save(
                 NewEvent(
                     conversation=row,
                     action=Action.SENTIMENT_ALERT,
-                    agent_id=row.primary_agent_id,
                     notify=(row.primary_agent_id,) if row.primary_agent_id else (),
                     detail={
                         "level": level,

@@ -182,7 +182,6 @@ def planned_event(
         action=action,
         from_state=plan.source,
         actor=actor,
-        agent_id=plan.new_agent.pk if plan.new_agent else None,
         detail={"rule": plan.rule.spec, **(detail or {}), **extra},
         notify=tuple(sorted({*plan.affected, *notify, *({plan.cancelled_transfer_to} - {None})})),
         left_queue_id=left_queue_id,
